@@ -1,0 +1,64 @@
+use std::path::PathBuf;
+
+/// Every way a media operation fails, with the values that were wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("{path}: file not found")]
+    NotFound { path: PathBuf },
+    #[error("{path}: file is empty")]
+    Empty { path: PathBuf },
+    #[error("{path}: not a recognised media file (accepted containers: {accepted})")]
+    Unrecognised { path: PathBuf, accepted: String },
+    #[error("{path}: container '{format}' is not accepted (accepted: {accepted})")]
+    FormatRefused {
+        path: PathBuf,
+        format: String,
+        accepted: String,
+    },
+    #[error("{path}: no video stream")]
+    NoVideo { path: PathBuf },
+    #[error("{path}: unreadable media ({detail})")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("{path}: {what} {value} is outside the accepted range {min}..={max}")]
+    OutOfBounds {
+        path: PathBuf,
+        what: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
+    #[error("{path}: group of pictures longer than {max_packets} packets; re-encode the master with keyframes at least every few seconds")]
+    GopTooLong { path: PathBuf, max_packets: usize },
+    #[error("encoder {codec}: {detail}")]
+    Encoder { codec: &'static str, detail: String },
+    #[error("encoder {codec} rejected option(s) {options}")]
+    UnknownOption {
+        codec: &'static str,
+        options: String,
+    },
+    #[error("{context}: {source}")]
+    Ffmpeg {
+        context: String,
+        #[source]
+        source: ffmpeg_next::Error,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub(crate) trait Context<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, MediaError>;
+}
+
+impl<T> Context<T> for Result<T, ffmpeg_next::Error> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, MediaError> {
+        self.map_err(|source| MediaError::Ffmpeg {
+            context: context(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,236 @@
+//! Probe a master: container, streams, duration, frame rate, dimensions, audio layout.
+//! Reads only the header and the first packets; the exact frame count is established
+//! while splitting, which reads every packet anyway.
+
+use std::path::Path;
+
+use ffmpeg_next::{codec, media, util::mathematics::rescale::Rescale, Rational as FfRational};
+use serde::{Deserialize, Serialize};
+
+use crate::{open_untrusted, MediaError, Rational};
+
+/// Limits on what a master may claim, so that a crafted header cannot make a worker
+/// allocate or run without bound.
+const MAX_DIMENSION: u64 = 8192;
+const MIN_DIMENSION: u64 = 16;
+const MAX_DURATION_S: u64 = 12 * 3600;
+const MAX_STREAMS: u64 = 64;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioInfo {
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    /// FFmpeg's description of the layout, for example "5.1" or "stereo".
+    pub layout: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeInfo {
+    pub container: String,
+    pub video_codec: String,
+    pub width: u32,
+    pub height: u32,
+    /// Sample (pixel) aspect ratio; 1/1 for square pixels.
+    pub sample_aspect: Rational,
+    /// Clockwise rotation in degrees from the display matrix (0, 90, 180, 270).
+    pub rotation: i32,
+    pub frame_rate: Rational,
+    pub duration_s: f64,
+    /// Frame count estimated from duration × frame rate (exact count comes from the split).
+    pub frame_count_estimate: u64,
+    pub pixel_format: String,
+    pub audio: Option<AudioInfo>,
+}
+
+impl ProbeInfo {
+    /// Width and height as displayed: sample aspect and rotation applied, even numbers.
+    pub fn display_size(&self) -> (u32, u32) {
+        let sar = if self.sample_aspect.num == 0 || self.sample_aspect.den == 0 {
+            1.0
+        } else {
+            self.sample_aspect.as_f64()
+        };
+        let w = (self.width as f64 * sar).round() as u32;
+        let (w, h) = if self.rotation % 180 != 0 {
+            (self.height, w)
+        } else {
+            (w, self.height)
+        };
+        (w & !1, h & !1)
+    }
+}
+
+/// Snap a measured frame rate to the broadcast rate it is meant to be (29.97 stored as
+/// 2997/100 becomes 30000/1001), or keep it when it is already a small exact ratio.
+pub(crate) fn snap_frame_rate(r: FfRational) -> Option<Rational> {
+    if r.numerator() <= 0 || r.denominator() <= 0 {
+        return None;
+    }
+    let fps = f64::from(r);
+    const KNOWN: &[(u32, u32)] = &[
+        (24000, 1001),
+        (24, 1),
+        (25, 1),
+        (30000, 1001),
+        (30, 1),
+        (48, 1),
+        (50, 1),
+        (60000, 1001),
+        (60, 1),
+    ];
+    for &(num, den) in KNOWN {
+        let k = num as f64 / den as f64;
+        if (fps - k).abs() / k < 0.0005 {
+            return Some(Rational { num, den });
+        }
+    }
+    if !(1.0..=120.0).contains(&fps) {
+        return None;
+    }
+    // Any other rate: nearest ratio with denominator 1 or 1001.
+    let whole = fps.round();
+    if (fps - whole).abs() < 0.001 {
+        return Some(Rational {
+            num: whole as u32,
+            den: 1,
+        });
+    }
+    Some(Rational {
+        num: (fps * 1001.0).round() as u32,
+        den: 1001,
+    })
+}
+
+fn check_bound(
+    path: &Path,
+    what: &'static str,
+    value: u64,
+    min: u64,
+    max: u64,
+) -> Result<(), MediaError> {
+    if value < min || value > max {
+        return Err(MediaError::OutOfBounds {
+            path: path.into(),
+            what,
+            value,
+            min,
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Probe `path` (opened through the hardened path).
+pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
+    let ictx = open_untrusted(path)?;
+    check_bound(
+        path,
+        "stream count",
+        ictx.nb_streams() as u64,
+        1,
+        MAX_STREAMS,
+    )?;
+    let container = ictx.format().name().to_string();
+    let vstream = ictx
+        .streams()
+        .best(media::Type::Video)
+        .ok_or_else(|| MediaError::NoVideo { path: path.into() })?;
+    let params = vstream.parameters();
+    let vctx = codec::context::Context::from_parameters(params.clone()).map_err(|e| {
+        MediaError::Corrupt {
+            path: path.into(),
+            detail: e.to_string(),
+        }
+    })?;
+    let video_codec = vctx.id().name().to_string();
+    let dec = vctx.decoder().video().map_err(|e| MediaError::Corrupt {
+        path: path.into(),
+        detail: format!("video stream cannot be decoded: {e}"),
+    })?;
+    let (width, height) = (dec.width(), dec.height());
+    check_bound(path, "width", width as u64, MIN_DIMENSION, MAX_DIMENSION)?;
+    check_bound(path, "height", height as u64, MIN_DIMENSION, MAX_DIMENSION)?;
+    let sar = dec.aspect_ratio();
+    let sample_aspect = if sar.numerator() > 0 && sar.denominator() > 0 {
+        Rational {
+            num: sar.numerator() as u32,
+            den: sar.denominator() as u32,
+        }
+    } else {
+        Rational { num: 1, den: 1 }
+    };
+    let rate = if vstream.avg_frame_rate().numerator() > 0 {
+        vstream.avg_frame_rate()
+    } else {
+        vstream.rate()
+    };
+    let frame_rate = snap_frame_rate(rate).ok_or_else(|| MediaError::Corrupt {
+        path: path.into(),
+        detail: format!("video frame rate {rate} is not usable"),
+    })?;
+    let duration_s = if vstream.duration() > 0 {
+        vstream.duration() as f64 * f64::from(vstream.time_base())
+    } else if ictx.duration() > 0 {
+        ictx.duration()
+            .rescale(ffmpeg_next::rescale::TIME_BASE, FfRational::new(1, 1000)) as f64
+            / 1000.0
+    } else {
+        0.0
+    };
+    check_bound(
+        path,
+        "duration (seconds)",
+        duration_s.ceil() as u64,
+        0,
+        MAX_DURATION_S,
+    )?;
+    let rotation = rotation_of(&vstream);
+    let pixel_format = format!("{:?}", dec.format()).to_lowercase();
+    let audio = ictx.streams().best(media::Type::Audio).and_then(|a| {
+        let actx = codec::context::Context::from_parameters(a.parameters()).ok()?;
+        let codec = actx.id().name().to_string();
+        let dec = actx.decoder().audio().ok()?;
+        let channels = dec.channels();
+        let layout = crate::audio::layout_name(&dec);
+        Some(AudioInfo {
+            codec,
+            sample_rate: dec.rate(),
+            channels,
+            layout,
+        })
+    });
+    Ok(ProbeInfo {
+        container,
+        video_codec,
+        width,
+        height,
+        sample_aspect,
+        rotation,
+        frame_rate,
+        duration_s,
+        frame_count_estimate: (duration_s * frame_rate.as_f64()).round() as u64,
+        pixel_format,
+        audio,
+    })
+}
+
+fn rotation_of(stream: &ffmpeg_next::format::stream::Stream) -> i32 {
+    for sd in stream.side_data() {
+        if sd.kind() == ffmpeg_next::codec::packet::side_data::Type::DisplayMatrix {
+            let data = sd.data();
+            if data.len() >= 36 {
+                // SAFETY: the display matrix is nine 32-bit integers; FFmpeg reads it in place.
+                let angle = unsafe {
+                    ffmpeg_next::ffi::av_display_rotation_get(data.as_ptr() as *const i32)
+                };
+                if angle.is_finite() {
+                    // av_display_rotation_get is counter-clockwise.
+                    let cw = (-angle).round() as i32;
+                    return cw.rem_euclid(360);
+                }
+            }
+        }
+    }
+    0
+}

@@ -1,0 +1,261 @@
+//! Split a master's video stream into chunk files by stream copy (no re-encode).
+//!
+//! Chunks are cut on our segment grid, which rarely coincides with the master's own
+//! keyframes, so each chunk file holds every group of pictures that overlaps its frame
+//! range, plus the group before it (for open-GOP masters whose leading pictures refer
+//! back). The encode stage decodes the file and keeps exactly the frames of its range.
+//! Chunk files use NUT, FFmpeg's own container, because it keeps any codec and the
+//! master's exact time base.
+
+use std::path::{Path, PathBuf};
+
+use ffmpeg_next::{codec, format, media, Packet};
+
+use crate::error::Context;
+use crate::{open_untrusted, MediaError, Rational};
+
+/// The longest group of pictures we buffer (packets). Bounds memory for masters with
+/// one keyframe at the start and none after.
+const MAX_GOP_PACKETS: usize = 3000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkRange {
+    pub index: u32,
+    pub start_frame: u64,
+    pub end_frame: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitReport {
+    /// Frames in the master on its frame grid (last frame index + 1).
+    pub frame_count: u64,
+    /// Presentation time of frame 0 in the master's video time base.
+    pub origin_pts: i64,
+    /// The master's video time base (num, den).
+    pub time_base: (i32, i32),
+    /// Chunk files written, in order; `files[i]` holds chunk `i`.
+    pub files: Vec<PathBuf>,
+}
+
+/// Frame index of a timestamp on the frame grid starting at `origin` (both in `tb`).
+pub(crate) fn frame_index(pts: i64, origin: i64, tb: (i32, i32), fps: Rational) -> i64 {
+    let num = (pts as i128 - origin as i128) * tb.0 as i128 * fps.num as i128;
+    let den = tb.1 as i128 * fps.den as i128;
+    // Round half away from zero.
+    let q = if num >= 0 {
+        (2 * num + den) / (2 * den)
+    } else {
+        -((-2 * num + den) / (2 * den))
+    };
+    q as i64
+}
+
+struct ChunkWriter {
+    octx: format::context::Output,
+    out_tb: ffmpeg_next::Rational,
+}
+
+/// Split `master` into chunk files of `chunk_frames` frames each, written as
+/// `dir/<index>.nut`. Memory is bounded by two groups of pictures.
+pub fn split_video(
+    master: &Path,
+    fps: Rational,
+    chunk_frames: u64,
+    dir: &Path,
+) -> Result<SplitReport, MediaError> {
+    assert!(chunk_frames > 0, "chunk_frames must be positive");
+    let mut ictx = open_untrusted(master)?;
+    let (vi, in_tb, params, start_time) = {
+        let s = ictx
+            .streams()
+            .best(media::Type::Video)
+            .ok_or_else(|| MediaError::NoVideo {
+                path: master.into(),
+            })?;
+        (s.index(), s.time_base(), s.parameters(), s.start_time())
+    };
+    let tb = (in_tb.numerator(), in_tb.denominator());
+    let mut origin: Option<i64> =
+        (start_time != ffmpeg_next::ffi::AV_NOPTS_VALUE).then_some(start_time);
+
+    let mut writers: std::collections::BTreeMap<u32, ChunkWriter> = Default::default();
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut gop: Vec<Packet> = Vec::new();
+    let mut prev_gop: Vec<Packet> = Vec::new();
+    let mut max_index: i64 = -1;
+
+    let corrupt = |detail: String| MediaError::Corrupt {
+        path: master.into(),
+        detail,
+    };
+
+    let flush = |gop: &mut Vec<Packet>,
+                 prev_gop: &mut Vec<Packet>,
+                 writers: &mut std::collections::BTreeMap<u32, ChunkWriter>,
+                 files: &mut Vec<PathBuf>,
+                 origin: i64,
+                 max_index: &mut i64|
+     -> Result<(), MediaError> {
+        if gop.is_empty() {
+            return Ok(());
+        }
+        let mut lo = i64::MAX;
+        let mut hi = i64::MIN;
+        for p in gop.iter() {
+            let pts = p.pts().or(p.dts()).unwrap_or(origin);
+            let idx = frame_index(pts, origin, tb, fps);
+            lo = lo.min(idx);
+            hi = hi.max(idx);
+            if !p.is_corrupt() {
+                *max_index = (*max_index).max(idx);
+            }
+        }
+        if hi >= 0 {
+            let first = (lo.max(0) as u64 / chunk_frames) as u32;
+            let last = (hi as u64 / chunk_frames) as u32;
+            // Chunks before this group's first one are complete.
+            let done: Vec<u32> = writers.range(..first).map(|(k, _)| *k).collect();
+            for k in done {
+                let mut w = writers.remove(&k).expect("present");
+                w.octx
+                    .write_trailer()
+                    .ctx(|| format!("finishing chunk {k}"))?;
+            }
+            for c in first..=last {
+                if !writers.contains_key(&c) {
+                    let path = dir.join(format!("{c}.nut"));
+                    let mut w = open_writer(&path, &params, in_tb)?;
+                    // The group before may hold references for our leading pictures.
+                    for p in prev_gop.iter() {
+                        write_packet(&mut w, p, in_tb)?;
+                    }
+                    while files.len() <= c as usize {
+                        files.push(dir.join(format!("{}.nut", files.len())));
+                    }
+                    writers.insert(c, w);
+                }
+                let w = writers.get_mut(&c).expect("just inserted");
+                for p in gop.iter() {
+                    write_packet(w, p, in_tb)?;
+                }
+            }
+        }
+        *prev_gop = std::mem::take(gop);
+        Ok(())
+    };
+
+    for (stream, packet) in ictx.packets() {
+        if stream.index() != vi {
+            continue;
+        }
+        if packet.pts().is_none() && packet.dts().is_none() {
+            return Err(corrupt("video packet without a timestamp".into()));
+        }
+        let o = *origin.get_or_insert_with(|| packet.pts().or(packet.dts()).unwrap_or(0));
+        if packet.is_key() && !gop.is_empty() {
+            flush(
+                &mut gop,
+                &mut prev_gop,
+                &mut writers,
+                &mut files,
+                o,
+                &mut max_index,
+            )?;
+        }
+        if gop.len() >= MAX_GOP_PACKETS {
+            return Err(MediaError::GopTooLong {
+                path: master.into(),
+                max_packets: MAX_GOP_PACKETS,
+            });
+        }
+        gop.push(packet);
+    }
+    let o = origin.unwrap_or(0);
+    flush(
+        &mut gop,
+        &mut prev_gop,
+        &mut writers,
+        &mut files,
+        o,
+        &mut max_index,
+    )?;
+    for (k, mut w) in writers {
+        w.octx
+            .write_trailer()
+            .ctx(|| format!("finishing chunk {k}"))?;
+    }
+    if max_index < 0 {
+        return Err(corrupt("no video frames".into()));
+    }
+    let frame_count = max_index as u64 + 1;
+    let expected_chunks = frame_count.div_ceil(chunk_frames) as usize;
+    files.truncate(expected_chunks);
+    if files.len() != expected_chunks || files.iter().any(|f| !f.exists()) {
+        return Err(corrupt(format!(
+            "video timestamps leave chunks empty ({} of {expected_chunks} chunks have frames)",
+            files.iter().filter(|f| f.exists()).count()
+        )));
+    }
+    Ok(SplitReport {
+        frame_count,
+        origin_pts: o,
+        time_base: tb,
+        files,
+    })
+}
+
+fn open_writer(
+    path: &Path,
+    params: &codec::Parameters,
+    in_tb: ffmpeg_next::Rational,
+) -> Result<ChunkWriter, MediaError> {
+    let mut octx = format::output_as(path, "nut").ctx(|| format!("creating {}", path.display()))?;
+    {
+        let mut ost = octx
+            .add_stream(codec::encoder::find(codec::Id::None))
+            .ctx(|| "adding chunk stream".into())?;
+        let mut params = params.clone();
+        // SAFETY: our own copy of the parameters; a foreign codec tag would not fit NUT.
+        unsafe {
+            (*params.as_mut_ptr()).codec_tag = 0;
+        }
+        ost.set_parameters(params);
+        ost.set_time_base(in_tb);
+    }
+    octx.write_header()
+        .ctx(|| format!("writing header of {}", path.display()))?;
+    let out_tb = octx.stream(0).expect("one stream").time_base();
+    Ok(ChunkWriter { octx, out_tb })
+}
+
+fn write_packet(
+    w: &mut ChunkWriter,
+    p: &Packet,
+    in_tb: ffmpeg_next::Rational,
+) -> Result<(), MediaError> {
+    let mut p = p.clone();
+    p.set_stream(0);
+    p.set_position(-1);
+    p.rescale_ts(in_tb, w.out_tb);
+    p.write(&mut w.octx).ctx(|| "writing chunk packet".into())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_index_rounds_to_nearest_frame() {
+        let fps = Rational {
+            num: 30000,
+            den: 1001,
+        };
+        // 90 kHz time base, frame duration 3003 ticks.
+        assert_eq!(frame_index(0, 0, (1, 90000), fps), 0);
+        assert_eq!(frame_index(3003, 0, (1, 90000), fps), 1);
+        assert_eq!(frame_index(3003 * 100 + 1400, 0, (1, 90000), fps), 100);
+        assert_eq!(frame_index(126_000 + 3003, 126_000, (1, 90000), fps), 1);
+        assert_eq!(frame_index(-3003, 0, (1, 90000), fps), -1);
+    }
+}

@@ -1,0 +1,365 @@
+//! Decode one chunk file once and encode every rung from it (libx264).
+//!
+//! Frame exactness: each decoded frame is placed on the master's frame grid by its
+//! timestamp (not its position); every slot of the chunk's range gets exactly one
+//! frame (a missing slot repeats the previous frame, a duplicate is dropped), so the
+//! joined output has the master's frame count. IDRs are forced on the IDR grid, which
+//! contains every segment boundary, so every rendition can be cut at the same times.
+
+use std::path::Path;
+use std::sync::{mpsc, Arc};
+
+use ffmpeg_next::{codec, format::Pixel, frame, media, picture, software::scaling, Dictionary};
+
+use crate::error::Context;
+use crate::split::frame_index;
+use crate::{open_untrusted, MediaError, Rational};
+
+/// What one rung of the ladder asks of the encoder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RungSettings {
+    pub id: String,
+    pub width: u32,
+    pub height: u32,
+    /// Keep one master frame in `decimation` (frame-rate cap).
+    pub decimation: u32,
+    /// Target bitrate, bit/s (ABR) — ignored for rate control when `crf` is set.
+    pub bitrate: u64,
+    pub maxrate: u64,
+    pub bufsize: u64,
+    /// Capped CRF when set.
+    pub crf: Option<f32>,
+    pub preset: String,
+    pub profile: String,
+    /// libx264 threads. Fixed (not "auto") so that output does not depend on the machine.
+    pub threads: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedPacket {
+    /// Presentation time in output frames, relative to the chunk start.
+    pub pts: i64,
+    /// Decode time in output frames, relative to the chunk start (may be negative).
+    pub dts: i64,
+    pub keyframe: bool,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedVideo {
+    pub rung: String,
+    /// `avcC` (AVCDecoderConfigurationRecord) from the encoder's global header.
+    pub avcc: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+    /// Packets in decode order.
+    pub packets: Vec<EncodedPacket>,
+}
+
+/// Where a chunk sits on the master's frame grid.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkGrid {
+    pub fps: Rational,
+    pub origin_pts: i64,
+    pub time_base: (i32, i32),
+    pub start_frame: u64,
+    pub end_frame: u64,
+    /// IDR every this many master frames (a divisor of the segment length).
+    pub idr_frames: u64,
+}
+
+/// Decode `chunk` once and encode it for every rung in `rungs`, one thread per rung.
+pub fn encode_chunk(
+    chunk: &Path,
+    grid: ChunkGrid,
+    rungs: &[RungSettings],
+) -> Result<Vec<EncodedVideo>, MediaError> {
+    let mut ictx = open_untrusted(chunk)?;
+    let (vi, params, in_tb) = {
+        let s = ictx
+            .streams()
+            .best(media::Type::Video)
+            .ok_or_else(|| MediaError::NoVideo { path: chunk.into() })?;
+        (s.index(), s.parameters(), s.time_base())
+    };
+    let mut dctx = codec::context::Context::from_parameters(params)
+        .ctx(|| "video decoder parameters".into())?;
+    // Decoders default to one thread.
+    dctx.set_threading(codec::threading::Config {
+        kind: codec::threading::Type::Frame,
+        count: 0,
+        safe: false,
+    });
+    // SAFETY: setting a plain field of a context we own before it is opened.
+    unsafe {
+        (*dctx.as_mut_ptr()).pkt_timebase = in_tb.into();
+    }
+    let mut decoder = dctx
+        .decoder()
+        .video()
+        .ctx(|| "opening video decoder".into())?;
+
+    // One encoder thread per rung, fed the same decoded frames.
+    let mut senders = Vec::new();
+    let mut handles = Vec::new();
+    for rung in rungs.iter().cloned() {
+        let (tx, rx) = mpsc::sync_channel::<(u64, Arc<frame::Video>)>(4);
+        senders.push(tx);
+        let grid = grid;
+        handles.push(std::thread::spawn(move || encode_rung(rx, grid, rung)));
+    }
+
+    let mut feeder = Feeder {
+        senders,
+        grid,
+        next: grid.start_frame,
+        last: None,
+        send_err: false,
+    };
+    let mut decoded = frame::Video::empty();
+    for (stream, packet) in ictx.packets() {
+        if stream.index() != vi {
+            continue;
+        }
+        if feeder.next >= grid.end_frame {
+            break;
+        }
+        decoder
+            .send_packet(&packet)
+            .ctx(|| format!("decoding {}", chunk.display()))?;
+        while decoder.receive_frame(&mut decoded).is_ok() {
+            feeder.frame(&decoded);
+        }
+    }
+    if feeder.next < grid.end_frame {
+        decoder.send_eof().ctx(|| "flushing video decoder".into())?;
+        while decoder.receive_frame(&mut decoded).is_ok() {
+            feeder.frame(&decoded);
+        }
+    }
+    feeder.finish();
+    let Feeder {
+        senders,
+        next,
+        send_err,
+        ..
+    } = feeder;
+    drop(senders);
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.join().expect("encoder thread panicked")?);
+    }
+    if send_err || next < grid.end_frame {
+        return Err(MediaError::Corrupt {
+            path: chunk.into(),
+            detail: format!(
+                "chunk has no decodable frames for {}..{}",
+                grid.start_frame, grid.end_frame
+            ),
+        });
+    }
+    Ok(out)
+}
+
+/// Set an option on the encoder or its private context; a misspelt key is an error
+/// (FFmpeg silently ignores unknown keys passed in a dictionary).
+fn set_opt(ctx: &mut codec::context::Context, key: &str, value: &str) -> Result<(), MediaError> {
+    let k = std::ffi::CString::new(key).expect("no NUL");
+    let v = std::ffi::CString::new(value).expect("no NUL");
+    // SAFETY: ctx is a live AVCodecContext; av_opt_set copies the strings.
+    let rc = unsafe {
+        ffmpeg_next::ffi::av_opt_set(
+            ctx.as_mut_ptr() as *mut std::ffi::c_void,
+            k.as_ptr(),
+            v.as_ptr(),
+            ffmpeg_next::ffi::AV_OPT_SEARCH_CHILDREN,
+        )
+    };
+    if rc < 0 {
+        return Err(MediaError::UnknownOption {
+            codec: "libx264",
+            options: format!("{key}={value}"),
+        });
+    }
+    Ok(())
+}
+
+fn encode_rung(
+    rx: mpsc::Receiver<(u64, Arc<frame::Video>)>,
+    grid: ChunkGrid,
+    rung: RungSettings,
+) -> Result<EncodedVideo, MediaError> {
+    let enc_err = |detail: String| MediaError::Encoder {
+        codec: "libx264",
+        detail,
+    };
+    let codec = codec::encoder::find_by_name("libx264")
+        .ok_or_else(|| enc_err("libx264 is not available".into()))?;
+    let mut ctx = codec::context::Context::new_with_codec(codec);
+    let d = rung.decimation.max(1);
+    // Output time base: one tick per output frame.
+    let tb = ffmpeg_next::Rational::new((grid.fps.den * d) as i32, grid.fps.num as i32);
+    {
+        let mut enc = ctx.encoder().video().ctx(|| "libx264 context".into())?;
+        enc.set_width(rung.width);
+        enc.set_height(rung.height);
+        enc.set_format(Pixel::YUV420P);
+        enc.set_time_base(tb);
+        enc.set_frame_rate(Some(ffmpeg_next::Rational::new(
+            grid.fps.num as i32,
+            (grid.fps.den * d) as i32,
+        )));
+        enc.set_gop((grid.idr_frames / d as u64) as u32);
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+        if rung.crf.is_none() {
+            enc.set_bit_rate(rung.bitrate as usize);
+        }
+        enc.set_max_bit_rate(rung.maxrate as usize);
+        // SAFETY: plain fields of a context we own, before it is opened.
+        unsafe {
+            (*enc.as_mut_ptr()).rc_buffer_size = rung.bufsize as i32;
+            (*enc.as_mut_ptr()).sample_aspect_ratio =
+                ffmpeg_next::ffi::AVRational { num: 1, den: 1 };
+        }
+        ctx = enc.0 .0;
+    }
+    set_opt(&mut ctx, "preset", &rung.preset)?;
+    set_opt(&mut ctx, "profile", &rung.profile)?;
+    set_opt(&mut ctx, "threads", &rung.threads.to_string())?;
+    set_opt(&mut ctx, "forced-idr", "1")?;
+    // Closed GOPs; x264 prints its settings into an SEI, which we keep out of the stream.
+    set_opt(&mut ctx, "x264-params", "open-gop=0:no-info=1")?;
+    if let Some(crf) = rung.crf {
+        set_opt(&mut ctx, "crf", &format!("{crf}"))?;
+    }
+    let mut encoder = ctx
+        .encoder()
+        .video()
+        .ctx(|| "libx264 context".into())?
+        .open_with(Dictionary::new())
+        .ctx(|| format!("opening libx264 for {}", rung.id))?;
+    let avcc = {
+        // SAFETY: extradata/extradata_size describe a buffer owned by the open encoder.
+        unsafe {
+            let p = encoder.as_ptr();
+            std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize).to_vec()
+        }
+    };
+    if avcc.first() != Some(&1) {
+        return Err(enc_err("global header is not an avcC record".into()));
+    }
+
+    let mut scaler: Option<(scaling::Context, (Pixel, u32, u32))> = None;
+    let mut scaled = frame::Video::new(Pixel::YUV420P, rung.width, rung.height);
+    let mut packets = Vec::new();
+    let mut pkt = ffmpeg_next::Packet::empty();
+    let mut drain = |encoder: &mut ffmpeg_next::encoder::Video,
+                     packets: &mut Vec<EncodedPacket>| {
+        while encoder.receive_packet(&mut pkt).is_ok() {
+            packets.push(EncodedPacket {
+                pts: pkt.pts().unwrap_or(0),
+                dts: pkt.dts().unwrap_or(0),
+                keyframe: pkt.is_key(),
+                data: pkt.data().unwrap_or_default().to_vec(),
+            });
+        }
+    };
+    for (slot, src) in rx {
+        let rel = slot - grid.start_frame;
+        if rel % d as u64 != 0 {
+            continue;
+        }
+        let key = (src.format(), src.width(), src.height());
+        if scaler.as_ref().map(|s| s.1) != Some(key) {
+            let ctx = scaling::Context::get(
+                src.format(),
+                src.width(),
+                src.height(),
+                Pixel::YUV420P,
+                rung.width,
+                rung.height,
+                scaling::Flags::BICUBIC,
+            )
+            .ctx(|| "creating scaler".into())?;
+            scaler = Some((ctx, key));
+        }
+        let sc = &mut scaler.as_mut().expect("set above").0;
+        sc.run(&src, &mut scaled).ctx(|| "scaling".into())?;
+        // swscale copies no timestamps and the source's picture type must not leak:
+        // only our IDR grid decides keyframes.
+        scaled.set_pts(Some((rel / d as u64) as i64));
+        scaled.set_kind(if slot % grid.idr_frames == 0 {
+            picture::Type::I
+        } else {
+            picture::Type::None
+        });
+        encoder
+            .send_frame(&scaled)
+            .ctx(|| format!("encoding {}", rung.id))?;
+        drain(&mut encoder, &mut packets);
+    }
+    encoder.send_eof().ctx(|| format!("flushing {}", rung.id))?;
+    drain(&mut encoder, &mut packets);
+    Ok(EncodedVideo {
+        rung: rung.id,
+        avcc,
+        width: rung.width,
+        height: rung.height,
+        packets,
+    })
+}
+
+/// Places decoded frames on the chunk's frame slots and hands each slot to every rung.
+struct Feeder {
+    senders: Vec<mpsc::SyncSender<(u64, Arc<frame::Video>)>>,
+    grid: ChunkGrid,
+    next: u64,
+    last: Option<Arc<frame::Video>>,
+    send_err: bool,
+}
+
+impl Feeder {
+    fn emit(&mut self, slot: u64, f: &Arc<frame::Video>) {
+        for tx in &self.senders {
+            if tx.send((slot, f.clone())).is_err() {
+                self.send_err = true;
+            }
+        }
+    }
+
+    fn frame(&mut self, decoded: &frame::Video) {
+        let g = self.grid;
+        let pts = decoded.timestamp().or(decoded.pts()).unwrap_or(0);
+        let idx = frame_index(pts, g.origin_pts, g.time_base, g.fps);
+        if idx < g.start_frame as i64 {
+            self.last = Some(Arc::new(decoded.clone()));
+            return;
+        }
+        let idx = idx as u64;
+        if idx >= g.end_frame {
+            return;
+        }
+        let f = Arc::new(decoded.clone());
+        while self.next < idx {
+            // A missing slot repeats the previous picture.
+            let fill = self.last.clone().unwrap_or_else(|| f.clone());
+            self.emit(self.next, &fill);
+            self.next += 1;
+        }
+        if idx == self.next {
+            self.emit(self.next, &f);
+            self.next += 1;
+        }
+        self.last = Some(f);
+    }
+
+    /// A master that ends early holds its last picture to the end of the range.
+    fn finish(&mut self) {
+        if let Some(f) = self.last.clone() {
+            while self.next < self.grid.end_frame {
+                self.emit(self.next, &f);
+                self.next += 1;
+            }
+        }
+    }
+}
