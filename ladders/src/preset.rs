@@ -1,0 +1,131 @@
+use serde::{Deserialize, Serialize};
+
+use crate::LadderError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RateControl {
+    /// Average bitrate, capped by maxrate/bufsize.
+    Abr,
+    /// Constant rate factor, capped by maxrate/bufsize (bitrate becomes the cap's base).
+    CappedCrf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rung {
+    /// Box the picture is fitted into (16:9 boxes in the presets).
+    pub width: u32,
+    pub height: u32,
+    pub kbps: u32,
+    /// Highest frame rate for this rung; higher masters are decimated by whole frames.
+    #[serde(default)]
+    pub max_fps: Option<f64>,
+    /// CRF for capped-CRF rate control.
+    #[serde(default)]
+    pub crf: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ladder {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub preset: String,
+    pub profile: String,
+    pub rate_control: RateControl,
+    pub maxrate_ratio: f64,
+    pub bufsize_ratio: f64,
+    pub audio_kbps: u32,
+    #[serde(rename = "rung")]
+    pub rungs: Vec<Rung>,
+}
+
+const BUILTIN: &[(&str, &str)] = &[
+    ("apple-avc", include_str!("../presets/apple-avc.toml")),
+    ("benchmark", include_str!("../presets/benchmark.toml")),
+];
+
+pub fn builtin_names() -> Vec<&'static str> {
+    BUILTIN.iter().map(|(n, _)| *n).collect()
+}
+
+/// A built-in preset by name.
+pub fn builtin(name: &str) -> Result<Ladder, LadderError> {
+    let text = BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| LadderError::UnknownPreset {
+            name: name.into(),
+            known: builtin_names().join(", "),
+        })?;
+    Ladder::parse(text)
+}
+
+const PRESETS: &[&str] = &[
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+impl Ladder {
+    /// Parse and validate a ladder file's text.
+    pub fn parse(text: &str) -> Result<Self, LadderError> {
+        let ladder: Ladder = toml::from_str(text).map_err(|e| LadderError::Parse {
+            detail: e.to_string().lines().next().unwrap_or_default().to_string(),
+        })?;
+        ladder.validate()?;
+        Ok(ladder)
+    }
+
+    fn validate(&self) -> Result<(), LadderError> {
+        let bad = |detail: String| LadderError::Invalid {
+            name: self.name.clone(),
+            detail,
+        };
+        if self.rungs.is_empty() {
+            return Err(bad("no rungs".into()));
+        }
+        if !PRESETS.contains(&self.preset.as_str()) {
+            return Err(bad(format!("preset '{}' is not an x264 preset ({})", self.preset, PRESETS.join(", "))));
+        }
+        if !["baseline", "main", "high"].contains(&self.profile.as_str()) {
+            return Err(bad(format!("profile '{}' is not baseline, main or high", self.profile)));
+        }
+        if !(1.0..=4.0).contains(&self.maxrate_ratio) || !(0.5..=8.0).contains(&self.bufsize_ratio) {
+            return Err(bad(format!(
+                "maxrate_ratio {} must be in 1..=4 and bufsize_ratio {} in 0.5..=8",
+                self.maxrate_ratio, self.bufsize_ratio
+            )));
+        }
+        if !(32..=512).contains(&self.audio_kbps) {
+            return Err(bad(format!("audio_kbps {} is outside 32..=512", self.audio_kbps)));
+        }
+        for (i, r) in self.rungs.iter().enumerate() {
+            if r.width < 16 || r.height < 16 || r.width > 8192 || r.height > 8192 {
+                return Err(bad(format!("rung {i}: size {}x{} outside 16..=8192", r.width, r.height)));
+            }
+            if !(50..=100_000).contains(&r.kbps) {
+                return Err(bad(format!("rung {i}: {} kbit/s outside 50..=100000", r.kbps)));
+            }
+            if let Some(f) = r.max_fps {
+                if !(1.0..=240.0).contains(&f) {
+                    return Err(bad(format!("rung {i}: max_fps {f} outside 1..=240")));
+                }
+            }
+            if self.rate_control == RateControl::CappedCrf && r.crf.is_none() {
+                return Err(bad(format!("rung {i}: capped-crf rate control needs crf")));
+            }
+        }
+        Ok(())
+    }
+}
