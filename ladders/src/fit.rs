@@ -61,7 +61,15 @@ pub fn fit_ladder(ladder: &Ladder, shape: MasterShape) -> Vec<FittedRung> {
         if w > shape.width || h > shape.height {
             continue;
         }
-        push_rung(&mut rungs, ladder, w, h, r.kbps, decimation(fps, r.max_fps), r.crf);
+        push_rung(
+            &mut rungs,
+            ladder,
+            w,
+            h,
+            r.kbps,
+            decimation(fps, r.max_fps),
+            r.crf,
+        );
     }
     if rungs.is_empty() {
         let low = &sorted[0];
@@ -78,7 +86,15 @@ pub fn fit_ladder(ladder: &Ladder, shape: MasterShape) -> Vec<FittedRung> {
     rungs
 }
 
-fn push_rung(out: &mut Vec<FittedRung>, ladder: &Ladder, w: u32, h: u32, kbps: u32, decimation: u32, crf: Option<f32>) {
+fn push_rung(
+    out: &mut Vec<FittedRung>,
+    ladder: &Ladder,
+    w: u32,
+    h: u32,
+    kbps: u32,
+    decimation: u32,
+    crf: Option<f32>,
+) {
     let bitrate = kbps as u64 * 1000;
     let id = format!("v{h}p-{kbps}k");
     if out.iter().any(|r| r.id == id) {

@@ -24,7 +24,12 @@ fn gcd(a: u64, b: u64) -> u64 {
 /// Plan the grid for a master at `fps_num/fps_den` with segments of about
 /// `segment_target_s` seconds and an IDR every half segment (Apple: keyframes at
 /// least every 2 s with 4 s segments). `decimations` are the rungs' frame decimations.
-pub fn plan_grid(fps_num: u32, fps_den: u32, segment_target_s: f64, decimations: &[u32]) -> Result<Grid, LadderError> {
+pub fn plan_grid(
+    fps_num: u32,
+    fps_den: u32,
+    segment_target_s: f64,
+    decimations: &[u32],
+) -> Result<Grid, LadderError> {
     if fps_num == 0 || fps_den == 0 || fps_num as f64 / fps_den as f64 > 240.0 {
         return Err(LadderError::FrameRate {
             num: fps_num,
@@ -38,10 +43,13 @@ pub fn plan_grid(fps_num: u32, fps_den: u32, segment_target_s: f64, decimations:
     }
     let fps = fps_num as f64 / fps_den as f64;
     // IDR interval must be a whole number of output frames for every rung.
-    let unit = decimations
-        .iter()
-        .fold(1u64, |acc, &d| acc / gcd(acc, d.max(1) as u64) * d.max(1) as u64);
-    let half = (segment_target_s * fps / 2.0 / unit as f64).round().max(1.0) as u64 * unit;
+    let unit = decimations.iter().fold(1u64, |acc, &d| {
+        acc / gcd(acc, d.max(1) as u64) * d.max(1) as u64
+    });
+    let half = (segment_target_s * fps / 2.0 / unit as f64)
+        .round()
+        .max(1.0) as u64
+        * unit;
     Ok(Grid {
         segment_frames: half * 2,
         idr_frames: half,
@@ -56,7 +64,10 @@ mod tests {
     fn common_rates() {
         assert_eq!(plan_grid(24, 1, 4.0, &[1]).unwrap().segment_frames, 96);
         assert_eq!(plan_grid(25, 1, 4.0, &[1]).unwrap().segment_frames, 100);
-        assert_eq!(plan_grid(30000, 1001, 4.0, &[1]).unwrap().segment_frames, 120);
+        assert_eq!(
+            plan_grid(30000, 1001, 4.0, &[1]).unwrap().segment_frames,
+            120
+        );
         let g = plan_grid(50, 1, 4.0, &[1, 2]).unwrap();
         assert_eq!((g.segment_frames, g.idr_frames), (200, 100));
     }

@@ -96,26 +96,43 @@ impl Ladder {
             return Err(bad("no rungs".into()));
         }
         if !PRESETS.contains(&self.preset.as_str()) {
-            return Err(bad(format!("preset '{}' is not an x264 preset ({})", self.preset, PRESETS.join(", "))));
+            return Err(bad(format!(
+                "preset '{}' is not an x264 preset ({})",
+                self.preset,
+                PRESETS.join(", ")
+            )));
         }
         if !["baseline", "main", "high"].contains(&self.profile.as_str()) {
-            return Err(bad(format!("profile '{}' is not baseline, main or high", self.profile)));
+            return Err(bad(format!(
+                "profile '{}' is not baseline, main or high",
+                self.profile
+            )));
         }
-        if !(1.0..=4.0).contains(&self.maxrate_ratio) || !(0.5..=8.0).contains(&self.bufsize_ratio) {
+        if !(1.0..=4.0).contains(&self.maxrate_ratio) || !(0.5..=8.0).contains(&self.bufsize_ratio)
+        {
             return Err(bad(format!(
                 "maxrate_ratio {} must be in 1..=4 and bufsize_ratio {} in 0.5..=8",
                 self.maxrate_ratio, self.bufsize_ratio
             )));
         }
         if !(32..=512).contains(&self.audio_kbps) {
-            return Err(bad(format!("audio_kbps {} is outside 32..=512", self.audio_kbps)));
+            return Err(bad(format!(
+                "audio_kbps {} is outside 32..=512",
+                self.audio_kbps
+            )));
         }
         for (i, r) in self.rungs.iter().enumerate() {
             if r.width < 16 || r.height < 16 || r.width > 8192 || r.height > 8192 {
-                return Err(bad(format!("rung {i}: size {}x{} outside 16..=8192", r.width, r.height)));
+                return Err(bad(format!(
+                    "rung {i}: size {}x{} outside 16..=8192",
+                    r.width, r.height
+                )));
             }
             if !(50..=100_000).contains(&r.kbps) {
-                return Err(bad(format!("rung {i}: {} kbit/s outside 50..=100000", r.kbps)));
+                return Err(bad(format!(
+                    "rung {i}: {} kbit/s outside 50..=100000",
+                    r.kbps
+                )));
             }
             if let Some(f) = r.max_fps {
                 if !(1.0..=240.0).contains(&f) {

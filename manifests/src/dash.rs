@@ -1,0 +1,97 @@
+//! A static DASH MPD (isoff-live + CMAF profiles) with SegmentTemplate and a
+//! SegmentTimeline. Written as text: the document is small and fixed in shape, and
+//! tests read it back with an independent parser (dash-mpd) and FFmpeg.
+
+use std::fmt::Write;
+
+use crate::model::SegmentInfo;
+use crate::Presentation;
+
+fn iso_duration(s: f64) -> String {
+    format!("PT{:.3}S", s)
+}
+
+fn timeline(out: &mut String, segments: &[SegmentInfo]) {
+    out.push_str("        <SegmentTimeline>\n");
+    let mut i = 0;
+    while i < segments.len() {
+        let d = segments[i].duration;
+        let mut r = 0;
+        while i + r + 1 < segments.len()
+            && segments[i + r + 1].duration == d
+            && segments[i + r + 1].start == segments[i + r].start + d
+        {
+            r += 1;
+        }
+        let t = segments[i].start;
+        if r > 0 {
+            let _ = writeln!(out, "          <S t=\"{t}\" d=\"{d}\" r=\"{r}\"/>");
+        } else {
+            let _ = writeln!(out, "          <S t=\"{t}\" d=\"{d}\"/>");
+        }
+        i += r + 1;
+    }
+    out.push_str("        </SegmentTimeline>\n");
+}
+
+/// The MPD. Segment numbers start at 1 in every representation.
+pub fn mpd(p: &Presentation) -> String {
+    let dur = iso_duration(p.duration_s());
+    let mut o = String::new();
+    o.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        o,
+        "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019\" type=\"static\" mediaPresentationDuration=\"{dur}\" minBufferTime=\"PT2S\">"
+    );
+    let _ = writeln!(o, "  <Period id=\"0\" start=\"PT0S\">");
+    if !p.video.is_empty() {
+        let max_w = p.video.iter().map(|v| v.width).max().unwrap_or(0);
+        let max_h = p.video.iter().map(|v| v.height).max().unwrap_or(0);
+        let _ = writeln!(
+            o,
+            "    <AdaptationSet id=\"0\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" maxWidth=\"{max_w}\" maxHeight=\"{max_h}\" par=\"{max_w}:{max_h}\">"
+        );
+        for v in &p.video {
+            let (peak, _) = v.bitrates();
+            let _ = writeln!(
+                o,
+                "      <Representation id=\"{}\" codecs=\"{}\" bandwidth=\"{peak}\" width=\"{}\" height=\"{}\" sar=\"1:1\" frameRate=\"{}/{}\">",
+                v.id, v.codecs, v.width, v.height, v.frame_rate_num, v.frame_rate_den
+            );
+            let _ = writeln!(
+                o,
+                "        <SegmentTemplate timescale=\"{}\" initialization=\"$RepresentationID$/init.mp4\" media=\"$RepresentationID$/$Number$.m4s\" startNumber=\"1\">",
+                v.timescale
+            );
+            timeline(&mut o, &v.segments);
+            o.push_str("        </SegmentTemplate>\n      </Representation>\n");
+        }
+        o.push_str("    </AdaptationSet>\n");
+    }
+    if let Some(a) = &p.audio {
+        let (peak, _) = a.bitrates();
+        let _ = writeln!(
+            o,
+            "    <AdaptationSet id=\"1\" contentType=\"audio\" mimeType=\"audio/mp4\" lang=\"und\" segmentAlignment=\"true\" startWithSAP=\"1\">"
+        );
+        let _ = writeln!(
+            o,
+            "      <Representation id=\"{}\" codecs=\"{}\" bandwidth=\"{peak}\" audioSamplingRate=\"{}\">",
+            a.id, a.codecs, a.sample_rate
+        );
+        let _ = writeln!(
+            o,
+            "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{}\"/>",
+            a.channels
+        );
+        let _ = writeln!(
+            o,
+            "        <SegmentTemplate timescale=\"{}\" initialization=\"$RepresentationID$/init.mp4\" media=\"$RepresentationID$/$Number$.m4s\" startNumber=\"1\">",
+            a.timescale
+        );
+        timeline(&mut o, &a.segments);
+        o.push_str("        </SegmentTemplate>\n      </Representation>\n    </AdaptationSet>\n");
+    }
+    o.push_str("  </Period>\n</MPD>\n");
+    o
+}
