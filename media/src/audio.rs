@@ -49,12 +49,12 @@ pub(crate) fn layout_name(dec: &ffmpeg_next::decoder::Audio) -> String {
     }
 }
 
-/// Encode the master's best audio stream. `sink(pts_in_samples, data)` receives each
-/// AAC packet in order, with pts starting at 0. Returns the codec configuration.
+/// Encode the master's best audio stream. `sink(asc, pts_in_samples, data)` receives
+/// each AAC packet in order, with pts starting at 0, and the AudioSpecificConfig.
 pub fn encode_audio(
     master: &Path,
     settings: AudioSettings,
-    mut sink: impl FnMut(u64, &[u8]) -> Result<(), MediaError>,
+    mut sink: impl FnMut(&[u8], u64, &[u8]) -> Result<(), MediaError>,
 ) -> Result<AudioOutput, MediaError> {
     let mut ictx = open_untrusted(master)?;
     let (ai, params, in_tb) = {
@@ -121,7 +121,7 @@ pub fn encode_audio(
                 if pts >= n {
                     continue;
                 }
-                sink(pts, pkt.data().unwrap_or_default())?;
+                sink(&asc, pts, pkt.data().unwrap_or_default())?;
                 *count += 1;
             }
             Ok(())

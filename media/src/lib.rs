@@ -7,6 +7,7 @@
 //! it never writes manifests, boxes or object-store keys — that is the job of the
 //! pure crates and of `workers`.
 
+mod annexb;
 mod audio;
 mod error;
 mod open;
@@ -15,7 +16,7 @@ mod split;
 mod synth;
 mod video;
 
-pub use audio::{encode_audio, AudioOutput, AudioSettings};
+pub use audio::{encode_audio, AudioOutput, AudioSettings, AAC_FRAME};
 pub use error::MediaError;
 pub use open::{open_untrusted, ALLOWED_DEMUXERS};
 pub use probe::{probe, AudioInfo, ProbeInfo};

@@ -39,8 +39,22 @@ pub struct SplitReport {
 
 /// Frame index of a timestamp on the frame grid starting at `origin` (both in `tb`).
 pub(crate) fn frame_index(pts: i64, origin: i64, tb: (i32, i32), fps: Rational) -> i64 {
-    let num = (pts as i128 - origin as i128) * tb.0 as i128 * fps.num as i128;
-    let den = tb.1 as i128 * fps.den as i128;
+    frame_index_in(pts, tb, origin, tb, fps)
+}
+
+/// Frame index of `pts` (in `pts_tb`) on the grid whose frame 0 is at `origin` (in
+/// `origin_tb`): chunk files may carry another time base than the master.
+pub(crate) fn frame_index_in(
+    pts: i64,
+    pts_tb: (i32, i32),
+    origin: i64,
+    origin_tb: (i32, i32),
+    fps: Rational,
+) -> i64 {
+    let num = (pts as i128 * pts_tb.0 as i128 * origin_tb.1 as i128
+        - origin as i128 * origin_tb.0 as i128 * pts_tb.1 as i128)
+        * fps.num as i128;
+    let den = pts_tb.1 as i128 * origin_tb.1 as i128 * fps.den as i128;
     // Round half away from zero.
     let q = if num >= 0 {
         (2 * num + den) / (2 * den)

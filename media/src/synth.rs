@@ -70,8 +70,8 @@ pub fn render_synthetic(spec: &SynthSpec, path: &Path) -> Result<(), MediaError>
     let global = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
     let mut lanes = Vec::new();
 
-    // Video lane.
-    {
+    // Video lane (an empty graph makes an audio-only file, a bad-input fixture).
+    if !spec.video.is_empty() {
         let g = source_graph(
             &format!("{},format=yuv420p", spec.video),
             "buffersink",

@@ -12,7 +12,7 @@ use std::sync::{mpsc, Arc};
 use ffmpeg_next::{codec, format::Pixel, frame, media, picture, software::scaling, Dictionary};
 
 use crate::error::Context;
-use crate::split::frame_index;
+use crate::split::frame_index_in;
 use crate::{open_untrusted, MediaError, Rational};
 
 /// What one rung of the ladder asks of the encoder.
@@ -112,6 +112,7 @@ pub fn encode_chunk(
     let mut feeder = Feeder {
         senders,
         grid,
+        chunk_tb: (in_tb.numerator(), in_tb.denominator()),
         next: grid.start_frame,
         last: None,
         send_err: false,
@@ -238,16 +239,15 @@ fn encode_rung(
         .ctx(|| "libx264 context".into())?
         .open_with(Dictionary::new())
         .ctx(|| format!("opening libx264 for {}", rung.id))?;
-    let avcc = {
+    let extradata = {
         // SAFETY: extradata/extradata_size describe a buffer owned by the open encoder.
         unsafe {
             let p = encoder.as_ptr();
             std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize).to_vec()
         }
     };
-    if avcc.first() != Some(&1) {
-        return Err(enc_err("global header is not an avcC record".into()));
-    }
+    let avcc = crate::annexb::avcc_from_extradata(&extradata)
+        .ok_or_else(|| enc_err("global header holds no SPS/PPS".into()))?;
 
     let mut scaler: Option<(scaling::Context, (Pixel, u32, u32))> = None;
     let mut scaled = frame::Video::new(Pixel::YUV420P, rung.width, rung.height);
@@ -260,7 +260,7 @@ fn encode_rung(
                 pts: pkt.pts().unwrap_or(0),
                 dts: pkt.dts().unwrap_or(0),
                 keyframe: pkt.is_key(),
-                data: pkt.data().unwrap_or_default().to_vec(),
+                data: crate::annexb::to_length_prefixed(pkt.data().unwrap_or_default()),
             });
         }
     };
@@ -313,6 +313,8 @@ fn encode_rung(
 struct Feeder {
     senders: Vec<mpsc::SyncSender<(u64, Arc<frame::Video>)>>,
     grid: ChunkGrid,
+    /// Time base of the chunk file's stream (NUT may differ from the master's).
+    chunk_tb: (i32, i32),
     next: u64,
     last: Option<Arc<frame::Video>>,
     send_err: bool,
@@ -330,7 +332,7 @@ impl Feeder {
     fn frame(&mut self, decoded: &frame::Video) {
         let g = self.grid;
         let pts = decoded.timestamp().or(decoded.pts()).unwrap_or(0);
-        let idx = frame_index(pts, g.origin_pts, g.time_base, g.fps);
+        let idx = frame_index_in(pts, self.chunk_tb, g.origin_pts, g.time_base, g.fps);
         if idx < g.start_frame as i64 {
             self.last = Some(Arc::new(decoded.clone()));
             return;

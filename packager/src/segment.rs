@@ -45,6 +45,8 @@ pub struct Segment {
     pub duration: u64,
     pub bytes: Vec<u8>,
     pub iframes: Vec<IFrame>,
+    /// Fragments (moof+mdat) in the segment; the next segment's mfhd numbers follow.
+    pub fragments: u32,
 }
 
 /// Cut `chunk` into segments. Video segments must start with a keyframe presented
@@ -107,6 +109,7 @@ pub fn cut_segments(
                 w.bytes(b"msdh");
             });
         }
+        let fragments = frags.len() as u32;
         for frag in frags {
             let moof_at = bytes.len() as u64;
             write_fragment(&mut bytes, chunk, &frag, &offsets, seq);
@@ -134,6 +137,7 @@ pub fn cut_segments(
             duration,
             bytes,
             iframes,
+            fragments,
         });
     }
     Ok(out)

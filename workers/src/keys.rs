@@ -1,0 +1,111 @@
+//! Object keys. Every key is built here from a validated [`TitleId`] and typed values,
+//! never from unchecked input.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TitleId(String);
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("title id '{0}' is not valid: use 1-64 characters from a-z, A-Z, 0-9, '-' and '_', starting with a letter or digit")]
+pub struct BadTitle(pub String);
+
+impl TitleId {
+    pub fn parse(s: &str) -> Result<Self, BadTitle> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(BadTitle(s.to_string()))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TitleId {
+    type Error = BadTitle;
+    fn try_from(s: String) -> Result<Self, BadTitle> {
+        Self::parse(&s)
+    }
+}
+
+impl From<TitleId> for String {
+    fn from(t: TitleId) -> String {
+        t.0
+    }
+}
+
+impl fmt::Display for TitleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Rendition ids come from our own ladder fitting (`v720p-3000k`, `a128k`); checked anyway.
+fn safe(part: &str) -> &str {
+    assert!(
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "unsafe key part {part:?}"
+    );
+    part
+}
+
+pub fn master(t: &TitleId, ext: &str) -> String {
+    format!("ingest/{t}/master.{}", safe(ext))
+}
+pub fn request(t: &TitleId) -> String {
+    format!("ingest/{t}/request.json")
+}
+pub fn plan(t: &TitleId) -> String {
+    format!("work/{t}/plan.json")
+}
+pub fn chunk(t: &TitleId, i: u32) -> String {
+    format!("work/{t}/chunks/{i}.nut")
+}
+pub fn encoded(t: &TitleId, rendition: &str, i: u32) -> String {
+    format!("work/{t}/enc/{}/{i}", safe(rendition))
+}
+pub fn done_prefix(t: &TitleId) -> String {
+    format!("work/{t}/done/")
+}
+pub fn done(t: &TitleId, part: &str) -> String {
+    format!("work/{t}/done/{}", safe(part))
+}
+pub fn claim(t: &TitleId, what: &str) -> String {
+    format!("work/{t}/claims/{}", safe(what))
+}
+pub fn presentation(t: &TitleId) -> String {
+    format!("work/{t}/presentation.json")
+}
+pub fn origin(t: &TitleId, name: &str) -> String {
+    format!("origin/{t}/{name}")
+}
+pub fn origin_prefix(t: &TitleId) -> String {
+    format!("origin/{t}/")
+}
+pub fn status(t: &TitleId) -> String {
+    format!("control/titles/{t}.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn title_ids() {
+        assert!(TitleId::parse("big-buck_01").is_ok());
+        for bad in ["", "../x", "a/b", "-x", "a b", "é", &"x".repeat(65)] {
+            assert!(TitleId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! `workers` owns everything with side effects outside FFmpeg: the message schemas, the
+//! `ObjectStore` and `Queue` traits with their embedded backends (a local directory with
+//! the S3 key layout, a durable local queue with SQS semantics), the stages, and the
+//! `vodfarm` binary. Stages are idempotent with deterministic keys, so at-least-once
+//! delivery gives exactly-once effects.
+
+pub mod error;
+pub mod keys;
+pub mod messages;
+pub mod plan;
+pub mod queue;
+pub mod runner;
+pub mod stages;
+pub mod status;
+pub mod store;
+
+pub use error::StageError;
+pub use keys::TitleId;

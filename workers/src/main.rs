@@ -1,0 +1,399 @@
+//! The `vodfarm` command.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use sha2::Digest;
+
+use workers::messages::{Job, Message};
+use workers::plan::{Plan, Request};
+use workers::queue::{LocalQueue, Queue};
+use workers::stages::Ctx;
+use workers::status::{self, State};
+use workers::store::{LocalStore, ObjectStore};
+use workers::{keys, runner, TitleId};
+
+#[derive(Parser)]
+#[command(
+    name = "vodfarm",
+    version,
+    about = "Video-on-demand ingest, transcoding and packaging farm"
+)]
+struct Cli {
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run every stage in this process on one master and print the manifest paths.
+    Run(RunArgs),
+    /// Show a title's status (or every title's) from the status records.
+    Status {
+        /// Title id; all titles when left out.
+        title: Option<String>,
+        #[arg(long, default_value = "./vodfarm-data")]
+        store: PathBuf,
+    },
+    /// Write a deterministic synthetic sample master (testsrc2 + sine), for trying vodfarm.
+    Sample {
+        /// Output file (.mp4).
+        out: PathBuf,
+        /// Duration in seconds.
+        #[arg(long, default_value_t = 12)]
+        seconds: u32,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The master file (mp4/mov, mkv/webm, mxf, mpeg-ts or y4m).
+    master: PathBuf,
+    /// Title id: 1-64 characters from a-z, A-Z, 0-9, '-', '_'.
+    #[arg(long)]
+    title: String,
+    /// Embedded object store and queue directory.
+    #[arg(long, default_value = "./vodfarm-data")]
+    store: PathBuf,
+    /// Ladder: a built-in name (apple-avc, benchmark) or a TOML file.
+    #[arg(long, default_value = "apple-avc")]
+    ladder: String,
+    /// Worker threads (each encodes one chunk, every rung in parallel). Default: cores.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Target segment duration in seconds (made a whole number of frames).
+    #[arg(long, default_value_t = 4.0)]
+    segment_seconds: f64,
+    /// Segments per chunk (the unit of parallel encoding).
+    #[arg(long, default_value_t = 2)]
+    chunk_segments: u32,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VODFARM_LOG")
+        .unwrap_or_else(|_| "warn".into());
+    if cli.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    if let Err(e) = real_main(cli) {
+        // One line: the error and its causes.
+        let line = e
+            .chain()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(": ");
+        eprintln!("error: {line}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Run(args) => run(args),
+        Cmd::Status { title, store } => show_status(&store, title.as_deref()),
+        Cmd::Sample { out, seconds } => {
+            let spec = media::SynthSpec {
+                video: format!("testsrc2=size=1280x720:rate=24:duration={seconds}"),
+                fps: media::Rational { num: 24, den: 1 },
+                video_codec: "libx264".into(),
+                gop: 48,
+                audio: Some(format!(
+                    "sine=frequency=440:sample_rate=48000:duration={seconds}"
+                )),
+                audio_codec: "aac".into(),
+                container: "mp4".into(),
+                sample_aspect: media::Rational { num: 1, den: 1 },
+            };
+            media::render_synthetic(&spec, &out)
+                .with_context(|| format!("writing sample master {}", out.display()))?;
+            println!("{}", out.display());
+            Ok(())
+        }
+    }
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).with_context(|| format!("reading {}", path.display()))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+fn load_ladder(spec: &str) -> Result<ladders::Ladder> {
+    if ladders::builtin_names().contains(&spec) {
+        return Ok(ladders::builtin(spec)?);
+    }
+    let p = Path::new(spec);
+    if p.extension().is_some_and(|e| e == "toml") || p.exists() {
+        let text = std::fs::read_to_string(p).with_context(|| format!("ladder file {spec}"))?;
+        return ladders::Ladder::parse(&text).with_context(|| format!("ladder file {spec}"));
+    }
+    Ok(ladders::builtin(spec)?)
+}
+
+/// Holds an exclusive lock on the store for the life of a `run`, so that recovering
+/// in-flight messages at start-up cannot steal another live process's work.
+struct StoreLock {
+    _file: std::fs::File,
+}
+
+fn lock_store(root: &Path) -> Result<StoreLock> {
+    let f = std::fs::File::create(root.join(".lock")).context("creating the store lock")?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        bail!(
+            "store {} is in use by another vodfarm process",
+            root.display()
+        );
+    }
+    Ok(StoreLock { _file: f })
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let title = TitleId::parse(&args.title)?;
+    // Validate everything before writing anything.
+    let probe = media::probe(&args.master)?;
+    let ladder = load_ladder(&args.ladder)?;
+    if !(1..=64).contains(&args.chunk_segments) {
+        bail!("--chunk-segments {} is outside 1..=64", args.chunk_segments);
+    }
+    ladders::plan_grid(
+        probe.frame_rate.num,
+        probe.frame_rate.den,
+        args.segment_seconds,
+        &[1],
+    )?;
+    let ext = match probe.container.as_str() {
+        "mov,mp4,m4a,3gp,3g2,mj2" => "mp4",
+        "matroska,webm" => "mkv",
+        "mxf" => "mxf",
+        "mpegts" => "ts",
+        "yuv4mpegpipe" => "y4m",
+        _ => "bin",
+    };
+    let store_dir = args.store.clone();
+    let store = Arc::new(LocalStore::open(&store_dir)?);
+    let _lock = lock_store(&store_dir)?;
+    let queue = Arc::new(LocalQueue::open(
+        &store_dir.join("queues"),
+        runner::MAX_RECEIVES,
+    )?);
+    for q in runner::QUEUES {
+        queue.recover_all(q)?;
+    }
+    let request = Request {
+        master_key: keys::master(&title, ext),
+        master_sha256: sha256_file(&args.master)?,
+        ladder,
+        segment_seconds: args.segment_seconds,
+        chunk_segments: args.chunk_segments,
+    };
+    match store.get(&keys::request(&title)) {
+        Ok(bytes) => {
+            let existing: Request = serde_json::from_slice(&bytes).context("existing request")?;
+            if existing != request {
+                bail!(
+                    "title '{title}' already exists in {} with a different master or settings; use another --title",
+                    store_dir.display()
+                );
+            }
+            let st = status::read(store.as_ref(), &title);
+            if st.as_ref().is_some_and(|s| s.state == State::Failed) {
+                bail!(
+                    "title '{title}' failed earlier: {}",
+                    st.and_then(|s| s.error).unwrap_or_default()
+                );
+            }
+            eprintln!("resuming title '{title}'");
+        }
+        Err(_) => {
+            store.put_file(&request.master_key, &args.master)?;
+            store.put(
+                &keys::request(&title),
+                &serde_json::to_vec_pretty(&request)?,
+            )?;
+            status::write(
+                store.as_ref(),
+                &status::TitleStatus {
+                    title: title.clone(),
+                    state: State::Submitted,
+                    error: None,
+                    chunks: 0,
+                    renditions: vec![],
+                },
+            )?;
+            let m = Message::new(Job::Ingest {
+                title: title.clone(),
+            });
+            queue.send(m.queue(), &m.encode())?;
+        }
+    }
+
+    let workers = args
+        .workers
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    let ctx = Arc::new(Ctx {
+        store: store.clone(),
+        queue: queue.clone(),
+        scratch: store_dir.join("scratch"),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for _ in 0..workers {
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        handles.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match runner::process_one(&ctx) {
+                    Ok(true) => {}
+                    Ok(false) => std::thread::sleep(Duration::from_millis(100)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "worker");
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                }
+            }
+        }));
+    }
+    let outcome = watch(&*store, &*queue, &title);
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    outcome?;
+    let origin = store_dir.join("origin").join(title.as_str());
+    let hls = origin.join("master.m3u8");
+    let dash = origin.join("manifest.mpd");
+    println!("{}", hls.display());
+    println!("{}", dash.display());
+    eprintln!(
+        "published '{title}'. Play: ffplay {}  (or serve {} over HTTP for hls.js / dash.js)",
+        hls.display(),
+        origin.display()
+    );
+    Ok(())
+}
+
+/// Show progress until the title is published or failed.
+fn watch(store: &dyn ObjectStore, queue: &dyn Queue, title: &TitleId) -> Result<()> {
+    let mp = MultiProgress::new();
+    let style = ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {msg}")
+        .expect("valid template")
+        .progress_chars("=> ");
+    let bar = |name: &str, len: u64| {
+        let b = mp.add(ProgressBar::new(len));
+        b.set_style(style.clone());
+        b.set_prefix(name.to_string());
+        b
+    };
+    let ingest = bar("ingest", 1);
+    let encode = bar("encode", 1);
+    let package = bar("package", 1);
+    let mut idle_polls = 0;
+    loop {
+        let st = status::read(store, title);
+        if let Some(s) = &st {
+            match s.state {
+                State::Published => break,
+                State::Failed => {
+                    mp.clear().ok();
+                    bail!("{}", s.error.clone().unwrap_or_else(|| "failed".into()));
+                }
+                _ => {}
+            }
+        }
+        if let Ok(bytes) = store.get(&keys::plan(title)) {
+            if let Ok(plan) = serde_json::from_slice::<Plan>(&bytes) {
+                ingest.set_position(1);
+                encode.set_length(plan.parts() as u64);
+                encode.set_position(
+                    store
+                        .list(&keys::done_prefix(title))
+                        .map(|v| v.len())
+                        .unwrap_or(0) as u64,
+                );
+                let tracks = plan.rungs.len() + usize::from(plan.audio.is_some());
+                package.set_length(tracks as u64);
+                let done = store
+                    .list(&keys::origin_prefix(title))
+                    .map(|v| v.iter().filter(|k| k.ends_with("/init.mp4")).count())
+                    .unwrap_or(0);
+                package.set_position(done as u64);
+            }
+        }
+        // Nothing queued or in flight and not finished: a message was dead-lettered.
+        let busy: usize = runner::QUEUES
+            .iter()
+            .map(|q| queue.depth(q).unwrap_or(0) + queue.in_flight(q).unwrap_or(0))
+            .sum();
+        idle_polls = if busy == 0 { idle_polls + 1 } else { 0 };
+        if idle_polls > 50 {
+            bail!(
+                "title '{title}' stalled: its work was dead-lettered after {} failed attempts",
+                runner::MAX_RECEIVES
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for b in [&ingest, &encode, &package] {
+        b.set_position(b.length().unwrap_or(0));
+        b.finish();
+    }
+    Ok(())
+}
+
+fn show_status(store_dir: &Path, title: Option<&str>) -> Result<()> {
+    let store = LocalStore::open(store_dir)?;
+    let titles: Vec<TitleId> = match title {
+        Some(t) => vec![TitleId::parse(t)?],
+        None => store
+            .list("control/titles/")?
+            .iter()
+            .filter_map(|k| {
+                k.strip_prefix("control/titles/")?
+                    .strip_suffix(".json")
+                    .map(str::to_string)
+            })
+            .filter_map(|t| TitleId::parse(&t).ok())
+            .collect(),
+    };
+    for t in titles {
+        let Some(s) = status::read(&store, &t) else {
+            bail!("no title '{t}' in {}", store_dir.display());
+        };
+        let done = store.list(&keys::done_prefix(&t))?.len();
+        println!(
+            "{t}: {:?}, {done} of {} parts encoded, {} renditions{}",
+            s.state,
+            s.chunks + 1,
+            s.renditions.len(),
+            s.error.map(|e| format!(", error: {e}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Encode one chunk: decode it once, encode every rung not already stored, store each
+//! as an encoded-chunk file, mark the chunk done.
+
+use media::{ChunkGrid, EncodedVideo, RungSettings};
+use packager::{Codec, Sample, TrackChunk};
+
+use crate::plan::{ChunkPlan, Plan};
+use crate::stages::{part_done, Ctx};
+use crate::{keys, StageError, TitleId};
+
+pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
+    let plan = ctx.plan(t)?;
+    let chunk = plan
+        .chunks
+        .get(index as usize)
+        .ok_or_else(|| {
+            StageError::Permanent(format!(
+                "title {t} has no chunk {index} (it has {})",
+                plan.chunks.len()
+            ))
+        })?
+        .clone();
+    let part = format!("c{index}");
+    if ctx.store.exists(&keys::done(t, &part))? {
+        tracing::debug!(title = %t, chunk = index, "already done");
+        return part_done(ctx, t, &plan, &part);
+    }
+    let mut todo = Vec::new();
+    for r in &plan.rungs {
+        if !ctx.store.exists(&keys::encoded(t, &r.id, index))? {
+            todo.push(RungSettings {
+                id: r.id.clone(),
+                width: r.width,
+                height: r.height,
+                decimation: r.decimation,
+                bitrate: r.bitrate,
+                maxrate: r.maxrate,
+                bufsize: r.bufsize,
+                crf: r.crf,
+                preset: plan.preset.clone(),
+                profile: plan.profile.clone(),
+                threads: plan.x264_threads,
+            });
+        }
+    }
+    if !todo.is_empty() {
+        let tmp = ctx.scratch_dir()?;
+        let file = ctx.local_copy(&keys::chunk(t, index), tmp.path())?;
+        let grid = ChunkGrid {
+            fps: plan.fps,
+            origin_pts: plan.origin_pts,
+            time_base: plan.time_base,
+            start_frame: chunk.start_frame,
+            end_frame: chunk.end_frame,
+            idr_frames: plan.grid.idr_frames,
+        };
+        let started = std::time::Instant::now();
+        let outs = media::encode_chunk(&file, grid, &todo)?;
+        tracing::info!(title = %t, chunk = index, rungs = outs.len(), secs = started.elapsed().as_secs_f64(), "encoded");
+        for (settings, out) in todo.iter().zip(outs) {
+            let track = to_track(&plan, &chunk, settings, out)?;
+            ctx.store
+                .put(&keys::encoded(t, &settings.id, index), &track.to_bytes())?;
+        }
+    }
+    ctx.store.create_if_absent(&keys::done(t, &part), b"")?;
+    part_done(ctx, t, &plan, &part)
+}
+
+/// Encoder packets to absolute-time samples: decode times are the decode order on the
+/// output frame grid, so each segment's IDR decodes at its own presentation time.
+fn to_track(
+    plan: &Plan,
+    chunk: &ChunkPlan,
+    rung: &RungSettings,
+    out: EncodedVideo,
+) -> Result<TrackChunk, StageError> {
+    let (timescale, f) = plan.video_timescale();
+    let d = rung.decimation.max(1) as u64;
+    let dur = f as u64 * d;
+    let expected = (chunk.end_frame - chunk.start_frame).div_ceil(d);
+    if out.packets.len() as u64 != expected {
+        return Err(StageError::Permanent(format!(
+            "rung {} chunk {}: encoder returned {} frames, expected {expected}",
+            rung.id,
+            chunk.index,
+            out.packets.len()
+        )));
+    }
+    let base = chunk.start_frame * f as u64;
+    let mut samples = Vec::with_capacity(out.packets.len());
+    let mut payload = Vec::new();
+    for (n, p) in out.packets.iter().enumerate() {
+        let dts = base + n as u64 * dur;
+        let pts = base as i64 + p.pts * dur as i64;
+        samples.push(Sample {
+            dts,
+            cts_offset: (pts - dts as i64) as i32,
+            duration: dur as u32,
+            sync: p.keyframe,
+            size: p.data.len() as u32,
+        });
+        payload.extend_from_slice(&p.data);
+    }
+    Ok(TrackChunk {
+        track: rung.id.clone(),
+        codec: Codec::Avc {
+            avcc: out.avcc,
+            width: out.width,
+            height: out.height,
+        },
+        timescale,
+        samples,
+        payload,
+    })
+}

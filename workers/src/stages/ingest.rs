@@ -1,0 +1,108 @@
+//! Ingest: probe, validate, plan (ladder, segment grid, chunks), split the master into
+//! chunk files, then one encode job per chunk and one audio job.
+
+use ladders::{fit_ladder, plan_grid, MasterShape};
+
+use crate::messages::Job;
+use crate::plan::{AudioPlan, ChunkPlan, Plan, Request};
+use crate::stages::Ctx;
+use crate::status::{self, State};
+use crate::{keys, StageError, TitleId};
+
+pub const AUDIO_RENDITION: &str = "a128k";
+
+pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
+    if !ctx.store.exists(&keys::plan(t))? {
+        make_plan(ctx, t)?;
+    }
+    let plan = ctx.plan(t)?;
+    let mut s = status::read(ctx.store.as_ref(), t).unwrap_or(status::TitleStatus {
+        title: t.clone(),
+        state: State::Encoding,
+        error: None,
+        chunks: 0,
+        renditions: vec![],
+    });
+    s.chunks = plan.chunks.len();
+    s.renditions = plan.rungs.iter().map(|r| r.id.clone()).collect();
+    if s.state == State::Submitted {
+        s.state = State::Encoding;
+    }
+    status::write(ctx.store.as_ref(), &s)?;
+    // Re-sending on redelivery is harmless: encode and audio are idempotent.
+    for c in &plan.chunks {
+        ctx.send(Job::Encode {
+            title: t.clone(),
+            chunk: c.index,
+        })?;
+    }
+    if plan.audio.is_some() {
+        ctx.send(Job::Audio { title: t.clone() })?;
+    }
+    Ok(())
+}
+
+fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
+    let req: Request = ctx.get_json(&keys::request(t))?;
+    let tmp = ctx.scratch_dir()?;
+    let master = ctx.local_copy(&req.master_key, tmp.path())?;
+    let probe = media::probe(&master)?;
+    let (w, h) = probe.display_size();
+    let shape = MasterShape {
+        width: w,
+        height: h,
+        fps_num: probe.frame_rate.num,
+        fps_den: probe.frame_rate.den,
+    };
+    let rungs = fit_ladder(&req.ladder, shape);
+    let decimations: Vec<u32> = rungs.iter().map(|r| r.decimation).collect();
+    let grid = plan_grid(
+        shape.fps_num,
+        shape.fps_den,
+        req.segment_seconds,
+        &decimations,
+    )
+    .map_err(|e| StageError::Permanent(e.to_string()))?;
+    let chunk_frames = grid.segment_frames * req.chunk_segments.max(1) as u64;
+    let split_dir = tmp.path().join("chunks");
+    std::fs::create_dir_all(&split_dir).map_err(|e| StageError::Transient(e.to_string()))?;
+    let report = media::split_video(&master, probe.frame_rate, chunk_frames, &split_dir)?;
+    let mut chunks = Vec::new();
+    for (i, file) in report.files.iter().enumerate() {
+        let i = i as u32;
+        ctx.store.put_file(&keys::chunk(t, i), file)?;
+        let start = i as u64 * chunk_frames;
+        chunks.push(ChunkPlan {
+            index: i,
+            start_frame: start,
+            end_frame: (start + chunk_frames).min(report.frame_count),
+        });
+    }
+    let fps = probe.frame_rate;
+    let audio = probe.audio.as_ref().map(|_| AudioPlan {
+        id: AUDIO_RENDITION.into(),
+        bitrate: req.ladder.audio_kbps as u64 * 1000,
+        sample_rate: 48_000,
+        total_samples: ((report.frame_count as u128 * fps.den as u128 * 48_000
+            + fps.num as u128 / 2)
+            / fps.num as u128) as u64,
+    });
+    let plan = Plan {
+        probe,
+        fps,
+        frame_count: report.frame_count,
+        origin_pts: report.origin_pts,
+        time_base: report.time_base,
+        grid,
+        chunk_frames,
+        chunks,
+        rungs,
+        audio,
+        preset: req.ladder.preset.clone(),
+        profile: req.ladder.profile.clone(),
+        x264_threads: 1,
+    };
+    tracing::info!(title = %t, frames = plan.frame_count, chunks = plan.chunks.len(), rungs = plan.rungs.len(), "planned");
+    // The plan is written last: its presence means every chunk file exists.
+    ctx.put_json(&keys::plan(t), &plan)
+}

@@ -1,0 +1,103 @@
+//! The stages. Each takes one message's job, is idempotent (deterministic keys, done
+//! markers, claims by conditional create) and may be delivered more than once.
+
+mod audio;
+mod encode;
+mod ingest;
+mod package;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::messages::{Job, Message};
+use crate::plan::Plan;
+use crate::queue::Queue;
+use crate::store::{ObjectStore, StoreError};
+use crate::{keys, StageError, TitleId};
+
+/// What a stage may touch.
+pub struct Ctx {
+    pub store: Arc<dyn ObjectStore>,
+    pub queue: Arc<dyn Queue>,
+    /// Local scratch space for downloads and FFmpeg's files.
+    pub scratch: PathBuf,
+}
+
+impl Ctx {
+    pub fn send(&self, job: Job) -> Result<(), StageError> {
+        let m = Message::new(job);
+        self.queue.send(m.queue(), &m.encode())?;
+        Ok(())
+    }
+
+    pub fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, StageError> {
+        let bytes = self.store.get(key).map_err(|e| match e {
+            StoreError::NotFound { key } => StageError::Permanent(format!("{key} is missing")),
+            other => other.into(),
+        })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| StageError::Permanent(format!("{key} is not valid: {e}")))
+    }
+
+    pub fn put_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StageError> {
+        self.store.put(
+            key,
+            &serde_json::to_vec_pretty(value).expect("serialisable"),
+        )?;
+        Ok(())
+    }
+
+    pub fn plan(&self, t: &TitleId) -> Result<Plan, StageError> {
+        self.get_json(&keys::plan(t))
+    }
+
+    /// A local file holding `key`: the object itself when the backend is local,
+    /// else a download into `dir`.
+    pub fn local_copy(&self, key: &str, dir: &Path) -> Result<PathBuf, StageError> {
+        if let Some(p) = self.store.local_path(key) {
+            return Ok(p);
+        }
+        let name = key.rsplit('/').next().unwrap_or("object");
+        let dst = dir.join(name);
+        self.store.get_to_file(key, &dst)?;
+        Ok(dst)
+    }
+
+    pub fn scratch_dir(&self) -> Result<tempfile::TempDir, StageError> {
+        std::fs::create_dir_all(&self.scratch).map_err(|e| {
+            StageError::Transient(format!("scratch {}: {e}", self.scratch.display()))
+        })?;
+        tempfile::tempdir_in(&self.scratch)
+            .map_err(|e| StageError::Transient(format!("scratch: {e}")))
+    }
+}
+
+/// Run one job.
+pub fn handle(ctx: &Ctx, job: &Job) -> Result<(), StageError> {
+    match job {
+        Job::Ingest { title } => ingest::run(ctx, title),
+        Job::Encode { title, chunk } => encode::run(ctx, title, *chunk),
+        Job::Audio { title } => audio::run(ctx, title),
+        Job::Package { title } => package::run(ctx, title),
+    }
+}
+
+/// Called after a part (chunk or audio) is marked done. When every part is done, the
+/// package job is enqueued: the claim is a conditional create, so exactly one part
+/// wins; the winner re-sends on redelivery (its body names it), so a crash between
+/// claim and send cannot lose the package job, and packaging is idempotent.
+pub(crate) fn part_done(ctx: &Ctx, t: &TitleId, plan: &Plan, part: &str) -> Result<(), StageError> {
+    let done = ctx.store.list(&keys::done_prefix(t))?.len();
+    if done < plan.parts() {
+        return Ok(());
+    }
+    let claim = keys::claim(t, "package");
+    let won = ctx.store.create_if_absent(&claim, part.as_bytes())?
+        || ctx.store.get(&claim)? == part.as_bytes();
+    if won {
+        tracing::info!(title = %t, part, "all parts done; packaging");
+        crate::status::set(ctx.store.as_ref(), t, crate::status::State::Packaging, None)?;
+        ctx.send(Job::Package { title: t.clone() })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! Package and publish: CMAF segments per rendition, then playlists, then the MPD and
+//! the master playlist last, so nothing is referenced before it exists and a failed
+//! title has no master playlist.
+
+use manifests::{avc_codec_string, AudioTrack, IFrameInfo, Presentation, SegmentInfo, VideoTrack};
+use packager::{cut_segments, init_segment, Codec, SegmentCut, TrackChunk};
+
+use crate::plan::Plan;
+use crate::stages::Ctx;
+use crate::status::{self, State};
+use crate::{keys, StageError, TitleId};
+
+pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
+    if ctx.store.exists(&keys::origin(t, "master.m3u8"))? {
+        tracing::debug!(title = %t, "already published");
+        return Ok(());
+    }
+    let plan = ctx.plan(t)?;
+    let mut video = Vec::new();
+    for r in &plan.rungs {
+        let (codec, segments, timescale) = package_track(ctx, t, &plan, &r.id, plan.video_cut())?;
+        let Codec::Avc { avcc, .. } = &codec else {
+            return Err(StageError::Permanent(format!(
+                "{}: not a video track",
+                r.id
+            )));
+        };
+        let v = VideoTrack {
+            id: r.id.clone(),
+            width: r.width,
+            height: r.height,
+            frame_rate_num: plan.fps.num,
+            frame_rate_den: plan.fps.den * r.decimation,
+            codecs: avc_codec_string(avcc).map_err(|e| StageError::Permanent(e.to_string()))?,
+            timescale,
+            segments,
+        };
+        put_text(
+            ctx,
+            t,
+            &format!("{}/playlist.m3u8", v.id),
+            &manifests::media_playlist(&v.segments, timescale),
+        )?;
+        put_text(
+            ctx,
+            t,
+            &format!("{}/iframes.m3u8", v.id),
+            &manifests::iframe_playlist(&v),
+        )?;
+        video.push(v);
+    }
+    let audio = match &plan.audio {
+        Some(a) => {
+            let (_, segments, timescale) = package_track(
+                ctx,
+                t,
+                &plan,
+                &a.id,
+                plan.audio_cut(plan.grid.segment_frames),
+            )?;
+            let track = AudioTrack {
+                id: a.id.clone(),
+                codecs: "mp4a.40.2".into(),
+                channels: 2,
+                sample_rate: a.sample_rate,
+                timescale,
+                segments,
+            };
+            put_text(
+                ctx,
+                t,
+                &format!("{}/playlist.m3u8", a.id),
+                &manifests::audio_playlist(&track),
+            )?;
+            Some(track)
+        }
+        None => None,
+    };
+    let p = Presentation { video, audio };
+    ctx.put_json(&keys::presentation(t), &p)?;
+    put_text(ctx, t, "manifest.mpd", &manifests::mpd(&p))?;
+    put_text(ctx, t, "master.m3u8", &manifests::master_playlist(&p))?;
+    status::set(ctx.store.as_ref(), t, State::Published, None)?;
+    tracing::info!(title = %t, "published");
+    Ok(())
+}
+
+fn put_text(ctx: &Ctx, t: &TitleId, name: &str, text: &str) -> Result<(), StageError> {
+    ctx.store.put(&keys::origin(t, name), text.as_bytes())?;
+    Ok(())
+}
+
+/// Segments of one rendition, chunk by chunk (memory bounded by one chunk), then its
+/// init segment.
+fn package_track(
+    ctx: &Ctx,
+    t: &TitleId,
+    plan: &Plan,
+    id: &str,
+    cut: SegmentCut,
+) -> Result<(Codec, Vec<SegmentInfo>, u32), StageError> {
+    let mut first: Option<(Codec, u32)> = None;
+    let mut infos: Vec<SegmentInfo> = Vec::new();
+    let mut seq = 1u32;
+    for c in &plan.chunks {
+        let bytes = ctx.store.get(&keys::encoded(t, id, c.index))?;
+        let track = TrackChunk::from_bytes(&bytes)?;
+        match &first {
+            None => first = Some((track.codec.clone(), track.timescale)),
+            Some((codec, ts)) if *codec != track.codec || *ts != track.timescale => {
+                return Err(packager::PackagerError::ConfigMismatch {
+                    track: id.into(),
+                    index: c.index,
+                }
+                .into())
+            }
+            Some(_) => {}
+        }
+        for s in cut_segments(&track, cut, seq)? {
+            seq += s.fragments;
+            if s.number != infos.len() as u64 {
+                return Err(StageError::Permanent(format!(
+                    "{id}: segment {} follows segment {} (chunk {})",
+                    s.number,
+                    infos.len() as i64 - 1,
+                    c.index
+                )));
+            }
+            let uri = format!("{}.m4s", s.number + 1);
+            ctx.store
+                .put(&keys::origin(t, &format!("{id}/{uri}")), &s.bytes)?;
+            infos.push(SegmentInfo {
+                uri,
+                start: s.start,
+                duration: s.duration,
+                bytes: s.bytes.len() as u64,
+                iframes: s
+                    .iframes
+                    .iter()
+                    .map(|f| IFrameInfo {
+                        offset: f.offset,
+                        length: f.length,
+                        pts: f.pts,
+                    })
+                    .collect(),
+            });
+        }
+    }
+    let (codec, timescale) =
+        first.ok_or_else(|| StageError::Permanent(format!("{id}: no chunks")))?;
+    ctx.store.put(
+        &keys::origin(t, &format!("{id}/init.mp4")),
+        &init_segment(&codec, timescale),
+    )?;
+    Ok((codec, infos, timescale))
+}

@@ -1,0 +1,184 @@
+//! The object store: S3 semantics (flat keys, whole-object puts, conditional create)
+//! behind a trait, with the embedded backend: a local directory using the same key
+//! layout. Puts are atomic (write to a temporary file, then rename), so a crash never
+//! leaves a half-written object under its real key.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("object {key} not found")]
+    NotFound { key: String },
+    #[error("object store {what} {key}: {source}")]
+    Io {
+        what: &'static str,
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub trait ObjectStore: Send + Sync {
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Upload a local file (streamed; memory does not grow with its size).
+    fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError>;
+    fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+    /// Download to a local file (streamed).
+    fn get_to_file(&self, key: &str, path: &Path) -> Result<(), StoreError>;
+    fn exists(&self, key: &str) -> Result<bool, StoreError>;
+    /// Create `key` only if absent (S3 `If-None-Match: *`). True if this call created it.
+    fn create_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool, StoreError>;
+    /// Keys under `prefix`, sorted.
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// A local path holding the object, when the backend has one (saves a copy).
+    fn local_path(&self, _key: &str) -> Option<PathBuf> {
+        None
+    }
+}
+
+/// The embedded backend: `<root>/<key>`.
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+fn io<'a>(what: &'static str, key: &'a str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            StoreError::NotFound {
+                key: key.to_string(),
+            }
+        } else {
+            StoreError::Io {
+                what,
+                key: key.to_string(),
+                source,
+            }
+        }
+    }
+}
+
+impl LocalStore {
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(root).map_err(io("create", &root.display().to_string()))?;
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        // Keys are built by `keys` from validated parts; refuse anything else outright.
+        assert!(
+            !key.is_empty()
+                && !key.starts_with('/')
+                && !key.split('/').any(|p| p == ".." || p == "."),
+            "invalid object key {key:?}"
+        );
+        self.root.join(key)
+    }
+
+    fn temp_for(&self, path: &Path) -> Result<tempfile::NamedTempFile, std::io::Error> {
+        let dir = path.parent().expect("keys have a parent");
+        std::fs::create_dir_all(dir)?;
+        tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)
+    }
+}
+
+impl ObjectStore for LocalStore {
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.path(key);
+        let mut tmp = self.temp_for(&path).map_err(io("put", key))?;
+        tmp.write_all(bytes).map_err(io("put", key))?;
+        tmp.as_file().sync_data().map_err(io("put", key))?;
+        tmp.persist(&path).map_err(|e| io("put", key)(e.error))?;
+        Ok(())
+    }
+
+    fn put_file(&self, key: &str, src: &Path) -> Result<(), StoreError> {
+        let path = self.path(key);
+        let tmp = self.temp_for(&path).map_err(io("put", key))?;
+        std::fs::copy(src, tmp.path()).map_err(io("put", key))?;
+        tmp.persist(&path).map_err(|e| io("put", key)(e.error))?;
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        std::fs::read(self.path(key)).map_err(io("get", key))
+    }
+
+    fn get_to_file(&self, key: &str, dst: &Path) -> Result<(), StoreError> {
+        std::fs::copy(self.path(key), dst).map_err(io("get", key))?;
+        Ok(())
+    }
+
+    fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.path(key).is_file())
+    }
+
+    fn create_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool, StoreError> {
+        let path = self.path(key);
+        // Write the body aside, then link it in: link fails if the key exists, so the
+        // object appears whole or not at all, and only one creator wins.
+        let mut tmp = self.temp_for(&path).map_err(io("create", key))?;
+        tmp.write_all(bytes).map_err(io("create", key))?;
+        match std::fs::hard_link(tmp.path(), &path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io("create", key)(e)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let (dir_part, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+        let base = if dir_part.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(dir_part)
+        };
+        let mut out = Vec::new();
+        let mut stack = vec![base];
+        while let Some(d) = stack.pop() {
+            let rd = match std::fs::read_dir(&d) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io("list", prefix)(e)),
+            };
+            for entry in rd {
+                let entry = entry.map_err(io("list", prefix))?;
+                let p = entry.path();
+                let name = entry.file_name();
+                if name.to_string_lossy().starts_with(".tmp-") {
+                    continue;
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(rel) = p.strip_prefix(&self.root) {
+                    let key = rel.to_string_lossy().replace('\\', "/");
+                    if key.starts_with(prefix) {
+                        out.push(key);
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match std::fs::remove_file(self.path(key)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("delete", key)(e)),
+        }
+    }
+
+    fn local_path(&self, key: &str) -> Option<PathBuf> {
+        let p = self.path(key);
+        p.is_file().then_some(p)
+    }
+}
