@@ -11,6 +11,10 @@ use ffmpeg_next::{format, Dictionary};
 
 use crate::MediaError;
 
+mod libc_einval {
+    pub const EINVAL: i32 = 22;
+}
+
 /// Demuxers a master (or one of our own chunk files) may be read with. No playlists
 /// (hls, dash), no concat, no image sequences, nothing networked.
 pub const ALLOWED_DEMUXERS: &[&str] = &[
@@ -55,12 +59,15 @@ pub fn open_untrusted(path: &Path) -> Result<format::context::Input, MediaError>
     // A "file:" prefix stops FFmpeg reading a ':' in the name as a protocol.
     let url = format!("file:{}", path.display());
     let input = format::input_with_dictionary(&url, opts).map_err(|e| match e {
-        ffmpeg_next::Error::InvalidData | ffmpeg_next::Error::DemuxerNotFound => {
-            MediaError::Unrecognised {
-                path: path.into(),
-                accepted: "mp4/mov, mkv/webm, mxf, mpeg-ts, y4m".into(),
-            }
-        }
+        // EINVAL: the format whitelist refused what probing found (a playlist, a script).
+        ffmpeg_next::Error::InvalidData
+        | ffmpeg_next::Error::DemuxerNotFound
+        | ffmpeg_next::Error::Other {
+            errno: libc_einval::EINVAL,
+        } => MediaError::Unrecognised {
+            path: path.into(),
+            accepted: "mp4/mov, mkv/webm, mxf, mpeg-ts, y4m".into(),
+        },
         other => MediaError::Corrupt {
             path: path.into(),
             detail: other.to_string(),

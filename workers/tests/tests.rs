@@ -1,0 +1,9 @@
+//! The workers crate's integration tests, in one binary (fast to build on two cores):
+//! the `vodfarm` binary on fixture masters, read back with independent readers
+//! (m3u8-rs, FFmpeg's ffprobe, a box reader), bad inputs, and crash safety.
+
+mod support;
+
+mod bad_input;
+mod crash;
+mod e2e;
