@@ -39,7 +39,7 @@ pub(crate) fn to_length_prefixed(data: &[u8]) -> Vec<u8> {
     }
     let mut out = Vec::with_capacity(data.len() + 8);
     for nal in nal_units(data) {
-        if nal.is_empty() || matches!(nal[0] & 0x1f, 7 | 8 | 9) {
+        if nal.is_empty() || matches!(nal[0] & 0x1f, 7..=9) {
             continue;
         }
         out.extend_from_slice(&(nal.len() as u32).to_be_bytes());

@@ -136,7 +136,7 @@ pub fn split_video(
                     .ctx(|| format!("finishing chunk {k}"))?;
             }
             for c in first..=last {
-                if !writers.contains_key(&c) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = writers.entry(c) {
                     let path = dir.join(format!("{c}.nut"));
                     let mut w = open_writer(&path, &params, in_tb)?;
                     // The group before may hold references for our leading pictures.
@@ -146,7 +146,7 @@ pub fn split_video(
                     while files.len() <= c as usize {
                         files.push(dir.join(format!("{}.nut", files.len())));
                     }
-                    writers.insert(c, w);
+                    slot.insert(w);
                 }
                 let w = writers.get_mut(&c).expect("just inserted");
                 for p in gop.iter() {

@@ -108,11 +108,7 @@ pub fn render_synthetic(spec: &SynthSpec, path: &Path) -> Result<(), MediaError>
         let tb = FfRational::new(spec.fps.den as i32, spec.fps.num as i32);
         enc.set_width(w);
         enc.set_height(h);
-        enc.set_format(if spec.video_codec == "rawvideo" {
-            ffmpeg_next::format::Pixel::YUV420P
-        } else {
-            ffmpeg_next::format::Pixel::YUV420P
-        });
+        enc.set_format(ffmpeg_next::format::Pixel::YUV420P);
         enc.set_time_base(tb);
         enc.set_frame_rate(Some(FfRational::new(
             spec.fps.num as i32,
@@ -183,11 +179,8 @@ pub fn render_synthetic(spec: &SynthSpec, path: &Path) -> Result<(), MediaError>
             .unwrap_or(ffmpeg_next::format::Sample::I16(
                 ffmpeg_next::format::sample::Type::Packed,
             ));
-        let frame_size = if spec.audio_codec == "aac" {
-            Some(1024)
-        } else {
-            Some(1024)
-        };
+        // 1024 samples: what AAC needs, and a fine size for PCM too.
+        let frame_size = Some(1024);
         let g = source_graph(
             &format!("{audio},aformat=sample_fmts={}", fmt.name()),
             "abuffersink",
@@ -238,13 +231,10 @@ pub fn render_synthetic(spec: &SynthSpec, path: &Path) -> Result<(), MediaError>
     let mut aframe = frame::Audio::empty();
     let mut pkt = ffmpeg_next::Packet::empty();
     let mut clocks = vec![0f64; lanes.len()];
-    loop {
-        let Some(i) = (0..lanes.len())
-            .filter(|&i| !lanes[i].done)
-            .min_by(|&a, &b| clocks[a].total_cmp(&clocks[b]))
-        else {
-            break;
-        };
+    while let Some(i) = (0..lanes.len())
+        .filter(|&i| !lanes[i].done)
+        .min_by(|&a, &b| clocks[a].total_cmp(&clocks[b]))
+    {
         let lane = &mut lanes[i];
         let mut sink = lane.graph.get("out").expect("sink");
         let got = match &mut lane.encoder {

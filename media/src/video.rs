@@ -105,7 +105,6 @@ pub fn encode_chunk(
     for rung in rungs.iter().cloned() {
         let (tx, rx) = mpsc::sync_channel::<(u64, Arc<frame::Video>)>(4);
         senders.push(tx);
-        let grid = grid;
         handles.push(std::thread::spawn(move || encode_rung(rx, grid, rung)));
     }
 
@@ -266,7 +265,7 @@ fn encode_rung(
     };
     for (slot, src) in rx {
         let rel = slot - grid.start_frame;
-        if rel % d as u64 != 0 {
+        if !rel.is_multiple_of(d as u64) {
             continue;
         }
         let key = (src.format(), src.width(), src.height());

@@ -50,6 +50,11 @@ enum Cmd {
         /// Duration in seconds.
         #[arg(long, default_value_t = 12)]
         seconds: u32,
+        /// Picture width and height.
+        #[arg(long, default_value_t = 1280)]
+        width: u32,
+        #[arg(long, default_value_t = 720)]
+        height: u32,
     },
 }
 
@@ -109,9 +114,14 @@ fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Run(args) => run(args),
         Cmd::Status { title, store } => show_status(&store, title.as_deref()),
-        Cmd::Sample { out, seconds } => {
+        Cmd::Sample {
+            out,
+            seconds,
+            width,
+            height,
+        } => {
             let spec = media::SynthSpec {
-                video: format!("testsrc2=size=1280x720:rate=24:duration={seconds}"),
+                video: format!("testsrc2=size={width}x{height}:rate=24:duration={seconds}"),
                 fps: media::Rational { num: 24, den: 1 },
                 video_codec: "libx264".into(),
                 gop: 48,

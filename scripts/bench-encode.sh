@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Speed and memory benchmark (issue: walking farm). A 30 s 1920x1080 24 fps synthetic
+# master is encoded to the 4-rung benchmark ladder (+ AAC audio) by `vodfarm run` and
+# by one `ffmpeg` CLI process (one decode, split + scale, libx264 with the same preset
+# and rate control, MP4 outputs), one after the other. Prints wall time, CPU time and
+# peak memory of each and the ratios. Figures go in the README.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_LEN=${SECONDS_LEN:-30}
+cargo build --release --quiet -p workers
+bin=$PWD/target/release/vodfarm
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+$bin sample "$work/master.mp4" --seconds "$SECONDS_LEN" --width 1920 --height 1080 >/dev/null
+
+measure() { # name, command...
+  local name=$1; shift
+  /usr/bin/time -f "%e %U %S %M" -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.log" || {
+    cat "$work/$name.log" >&2; exit 1; }
+  read -r wall user sys rss <"$work/$name.time"
+  printf '%-8s wall %7.2f s  cpu %7.2f s  peak rss %6.0f MiB\n' "$name" "$wall" "$(echo "$user + $sys" | bc)" "$(echo "$rss / 1024" | bc)"
+  eval "${name}_wall=$wall ${name}_cpu=$(echo "$user + $sys" | bc) ${name}_rss=$rss"
+}
+
+command -v /usr/bin/time >/dev/null || { echo "error: needs GNU time (apt-get install time)" >&2; exit 1; }
+rung() { # w h kbps -> ffmpeg output options
+  local w=$1 h=$2 k=$3
+  echo "-map [v$h] -c:v libx264 -preset veryfast -profile:v high -b:v ${k}k -maxrate $((k*3/2))k -bufsize $((k*2))k -g 48 -forced-idr 1 -force_key_frames expr:gte(t,n_forced*2) $work/ff-$h.mp4"
+}
+ffmpeg_cmd=(ffmpeg -v error -nostdin -y -i "$work/master.mp4" -filter_complex
+  "[0:v]split=4[s1][s2][s3][s4];[s1]scale=640:360:flags=bicubic[v360];[s2]scale=854:480:flags=bicubic[v480];[s3]scale=1280:720:flags=bicubic[v720];[s4]scale=1920:1080:flags=bicubic[v1080]"
+  $(rung 640 360 600) $(rung 854 480 1200) $(rung 1280 720 2500) $(rung 1920 1080 4500)
+  -map 0:a -c:a aac -b:a 128k -ac 2 -ar 48000 "$work/ff-audio.mp4")
+
+echo "master: ${SECONDS_LEN} s 1920x1080 24 fps; ladder: benchmark (4 rungs, veryfast ABR) + AAC; $(nproc) cores"
+measure ffmpeg "${ffmpeg_cmd[@]}"
+measure vodfarm "$bin" run "$work/master.mp4" --title bench --store "$work/store" --ladder benchmark
+printf 'ratio vodfarm/ffmpeg: wall %.2f  cpu %.2f  peak rss %.2f\n' \
+  "$(echo "$vodfarm_wall / $ffmpeg_wall" | bc -l)" "$(echo "$vodfarm_cpu / $ffmpeg_cpu" | bc -l)" "$(echo "$vodfarm_rss / $ffmpeg_rss" | bc -l)"
