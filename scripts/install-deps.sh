@@ -8,9 +8,10 @@ for p in libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresamp
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${VODFARM_PLAYERS:-1}" = 1 ]; then
-  for p in chromium nodejs npm; do
-    command -v "$p" >/dev/null 2>&1 || dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-  done
+  dpkg -s chromium >/dev/null 2>&1 || need+=(chromium)
+  # Node.js: keep the machine's own if it has one.
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
