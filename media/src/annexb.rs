@@ -99,8 +99,9 @@ mod tests {
         ];
         let avcc = avcc_from_extradata(&extradata).unwrap();
         assert_eq!(&avcc[..6], &[1, 0x64, 0x00, 0x1f, 0xff, 0xe1]);
-        assert_eq!(&avcc[6..8], &[0, 4]);
-        assert_eq!(&avcc[12..], &[1, 0, 3, 0x68, 0xeb, 0xe3]);
+        assert_eq!(&avcc[6..8], &[0, 5]);
+        assert_eq!(&avcc[8..13], &[0x67, 0x64, 0x00, 0x1f, 0xac]);
+        assert_eq!(&avcc[13..], &[1, 0, 3, 0x68, 0xeb, 0xe3]);
         let pkt = [
             0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x65, 1, 2, 3, 0, 0, 1, 0x06, 5,
         ];
