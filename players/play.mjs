@@ -1,0 +1,132 @@
+// Real-player test: serve a published title on 127.0.0.1 (with Range support and a
+// request log) and play it in Debian's headless Chromium with hls.js (HLS), dash.js
+// (DASH) and Shaka (both). For each: playback advances at least 5 s, frames are decoded
+// with a non-zero picture size, a forced switch to the lowest rendition takes effect,
+// and the server logged no 4xx/5xx. Prints one JSON line per case; exits 1 on failure.
+//
+// usage: node play.mjs ORIGIN_DIR LOWEST_HEIGHT
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { spawn } from 'node:child_process';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const [origin, lowestArg] = process.argv.slice(2);
+if (!origin || !lowestArg) {
+  console.error('usage: node play.mjs ORIGIN_DIR LOWEST_HEIGHT');
+  process.exit(2);
+}
+const lowest = Number(lowestArg);
+const types = {
+  '.m3u8': 'application/vnd.apple.mpegurl', '.mpd': 'application/dash+xml', '.mp4': 'video/mp4',
+  '.m4s': 'video/iso.segment', '.js': 'text/javascript', '.html': 'text/html',
+};
+const libs = {
+  'hls.js': 'node_modules/hls.js/dist/hls.min.js',
+  'dash.js': 'node_modules/dashjs/dist/modern/umd/dash.all.min.js',
+  'shaka.js': 'node_modules/shaka-player/dist/shaka-player.compiled.js',
+};
+const page = `<!doctype html><html><head><link rel="icon" href="data:,"></head><body><video id="v" muted playsinline></video>
+<script src="/lib/hls.js"></script><script src="/lib/dash.js"></script><script src="/lib/shaka.js"></script>
+<script>
+window.errors = [];
+window.start = async (player, url) => {
+  const v = document.getElementById('v');
+  if (player === 'hls.js') {
+    const h = new Hls(); window.p = h; h.on(Hls.Events.ERROR, (e, d) => { if (d.fatal) errors.push(d.details); });
+    h.loadSource(url); h.attachMedia(v);
+    window.forceLowest = () => { const i = h.levels.reduce((b, l, j) => l.bitrate < h.levels[b].bitrate ? j : b, 0); h.currentLevel = i; };
+  } else if (player === 'dash.js') {
+    const d = dashjs.MediaPlayer().create(); window.p = d;
+    d.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: false } } } });
+    d.on('error', (e) => errors.push(JSON.stringify(e.error || e)));
+    d.initialize(v, url, true);
+    window.forceLowest = () => { const reps = d.getRepresentationsByType('video'); const low = reps.reduce((a, b) => a.bandwidth < b.bandwidth ? a : b); d.setRepresentationForTypeById('video', low.id, true); };
+  } else {
+    shaka.polyfill.installAll(); const s = new shaka.Player(); window.p = s;
+    await s.attach(v); s.addEventListener('error', (e) => errors.push(String(e.detail && e.detail.code)));
+    try { await s.load(url); } catch (e) { errors.push('load ' + e.code); }
+    window.forceLowest = () => { s.configure({ abr: { enabled: false } }); const t = s.getVariantTracks().reduce((a, b) => a.bandwidth < b.bandwidth ? a : b); s.selectVariantTrack(t, true); };
+  }
+  v.play().catch((e) => errors.push('play ' + e));
+};
+window.state = () => { const v = document.getElementById('v'); const q = v.getVideoPlaybackQuality();
+  return { t: v.currentTime, frames: q.totalVideoFrames, w: v.videoWidth, h: v.videoHeight, errors }; };
+</script></body></html>`;
+
+const log = [];
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  let file = null; let body = null;
+  if (url.pathname === '/page.html') body = Buffer.from(page);
+  else if (url.pathname.startsWith('/lib/') && libs[url.pathname.slice(5)]) file = path.join(here, libs[url.pathname.slice(5)]);
+  else if (url.pathname.startsWith('/origin/')) {
+    const rel = decodeURIComponent(url.pathname.slice(8));
+    if (!rel.split('/').includes('..')) file = path.join(origin, rel);
+  }
+  const send = (status, headers, data) => { log.push({ path: url.pathname, status }); res.writeHead(status, headers); res.end(data); };
+  if (file && fs.existsSync(file) && fs.statSync(file).isFile()) body = fs.readFileSync(file);
+  if (!body) return send(404, {}, 'not found');
+  const type = types[path.extname(file || 'page.html')] || 'application/octet-stream';
+  const range = req.headers.range && /^bytes=(\d*)-(\d*)$/.exec(req.headers.range);
+  if (range) {
+    let start = range[1] === '' ? body.length - Number(range[2]) : Number(range[1]);
+    let end = range[1] === '' || range[2] === '' ? body.length - 1 : Math.min(Number(range[2]), body.length - 1);
+    if (start > end || start >= body.length) return send(416, { 'Content-Range': `bytes */${body.length}` }, '');
+    return send(206, { 'Content-Type': type, 'Accept-Ranges': 'bytes', 'Content-Range': `bytes ${start}-${end}/${body.length}`, 'Content-Length': end - start + 1 }, body.subarray(start, end + 1));
+  }
+  send(200, { 'Content-Type': type, 'Accept-Ranges': 'bytes', 'Content-Length': body.length }, body);
+});
+await new Promise((ok, fail) => { server.once('error', fail); server.listen(0, '127.0.0.1', ok); });
+const base = `http://127.0.0.1:${server.address().port}`;
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vodfarm-chromium-'));
+const ctx = await chromium.launchPersistentContext(dir, {
+  executablePath: '/usr/bin/chromium', headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+});
+const cases = [['hls.js', 'master.m3u8'], ['dash.js', 'manifest.mpd'], ['shaka', 'master.m3u8'], ['shaka', 'manifest.mpd']];
+let failed = false;
+for (const [player, manifest] of cases) {
+  const page = await ctx.newPage();
+  const first = log.length;
+  await page.goto(`${base}/page.html`);
+  await page.evaluate(([p, u]) => window.start(p, u), [player, `${base}/origin/${manifest}`]);
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  let s = await page.evaluate(() => window.state());
+  const deadline = Date.now() + 30000;
+  let forced = false; let switched = false;
+  while (Date.now() < deadline) {
+    await sleep(250);
+    s = await page.evaluate(() => window.state());
+    if (!forced && s.t >= 1) { await page.evaluate(() => window.forceLowest()); forced = true; }
+    if (forced && s.h === lowest) switched = true;
+    if (s.t >= 5 && switched) break;
+  }
+  const bad = log.slice(first).filter((r) => r.status >= 400);
+  const ok = s.t >= 5 && s.frames > 0 && s.w > 0 && s.h > 0 && switched && bad.length === 0 && s.errors.length === 0;
+  failed ||= !ok;
+  console.log(JSON.stringify({ player, manifest, ok, currentTime: s.t, decodedFrames: s.frames, width: s.w, height: s.h, switchedToLowest: switched, httpErrors: bad, playerErrors: s.errors }));
+  await page.close();
+}
+await ctx.close();
+// FFmpeg over HTTP as a second, non-browser client of both manifests.
+for (const manifest of ['master.m3u8', 'manifest.mpd']) {
+  const first = log.length;
+  const { code, stderr } = await new Promise((done) => {
+    const p = spawn('ffmpeg', ['-v', 'error', '-nostdin', '-i', `${base}/origin/${manifest}`, '-map', '0', '-f', 'null', '-']);
+    let stderr = ''; p.stderr.on('data', (d) => { stderr += d; });
+    p.on('close', (code) => done({ code, stderr }));
+  });
+  const bad = log.slice(first).filter((r) => r.status >= 400);
+  const ok = code === 0 && stderr.trim() === '' && bad.length === 0;
+  failed ||= !ok;
+  console.log(JSON.stringify({ player: 'ffmpeg', manifest, ok, exit: code, stderr: stderr.trim().slice(0, 500), httpErrors: bad }));
+}
+server.close();
+fs.rmSync(dir, { recursive: true, force: true });
+process.exit(failed ? 1 : 0);
