@@ -34,6 +34,16 @@ fn timeline(out: &mut String, segments: &[SegmentInfo]) {
     out.push_str("        </SegmentTimeline>\n");
 }
 
+/// One representation's SegmentTemplate: `<id>/init.mp4`, `<id>/<n>.m4s` from 1.
+fn segment_template(out: &mut String, timescale: u32, segments: &[SegmentInfo]) {
+    let _ = writeln!(
+        out,
+        "        <SegmentTemplate timescale=\"{timescale}\" initialization=\"$RepresentationID$/init.mp4\" media=\"$RepresentationID$/$Number$.m4s\" startNumber=\"1\">"
+    );
+    timeline(out, segments);
+    out.push_str("        </SegmentTemplate>\n");
+}
+
 /// The MPD. Segment numbers start at 1 in every representation.
 pub fn mpd(p: &Presentation) -> String {
     let dur = iso_duration(p.duration_s());
@@ -58,13 +68,8 @@ pub fn mpd(p: &Presentation) -> String {
                 "      <Representation id=\"{}\" codecs=\"{}\" bandwidth=\"{peak}\" width=\"{}\" height=\"{}\" sar=\"1:1\" frameRate=\"{}/{}\">",
                 v.id, v.codecs, v.width, v.height, v.frame_rate_num, v.frame_rate_den
             );
-            let _ = writeln!(
-                o,
-                "        <SegmentTemplate timescale=\"{}\" initialization=\"$RepresentationID$/init.mp4\" media=\"$RepresentationID$/$Number$.m4s\" startNumber=\"1\">",
-                v.timescale
-            );
-            timeline(&mut o, &v.segments);
-            o.push_str("        </SegmentTemplate>\n      </Representation>\n");
+            segment_template(&mut o, v.timescale, &v.segments);
+            o.push_str("      </Representation>\n");
         }
         o.push_str("    </AdaptationSet>\n");
     }
@@ -84,13 +89,8 @@ pub fn mpd(p: &Presentation) -> String {
             "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"{}\"/>",
             a.channels
         );
-        let _ = writeln!(
-            o,
-            "        <SegmentTemplate timescale=\"{}\" initialization=\"$RepresentationID$/init.mp4\" media=\"$RepresentationID$/$Number$.m4s\" startNumber=\"1\">",
-            a.timescale
-        );
-        timeline(&mut o, &a.segments);
-        o.push_str("        </SegmentTemplate>\n      </Representation>\n    </AdaptationSet>\n");
+        segment_template(&mut o, a.timescale, &a.segments);
+        o.push_str("      </Representation>\n    </AdaptationSet>\n");
     }
     o.push_str("  </Period>\n</MPD>\n");
     o
