@@ -187,6 +187,20 @@ fn check_title(name: &str) {
 
     // DASH: every representation read back through the MPD's template and timeline.
     let mpd = std::fs::read_to_string(origin.join("manifest.mpd")).unwrap();
+    // An independent MPD parser agrees on the structure.
+    let parsed =
+        dash_mpd_core::parse(&mpd).expect("MPD parses with dash-mpd-core (the dash-mpd parser)");
+    assert_eq!(parsed.mpdtype.as_deref(), Some("static"));
+    let sets = &parsed.periods[0].adaptations;
+    assert_eq!(sets.len(), 1 + usize::from(m.audio));
+    assert_eq!(sets[0].representations.len(), video.len());
+    for r in sets.iter().flat_map(|a| a.representations.iter()) {
+        assert!(
+            r.bandwidth.unwrap_or(0) > 0 && r.codecs.is_some(),
+            "{name}: {:?}",
+            r.id
+        );
+    }
     let reps = mpd_representations(&mpd);
     assert_eq!(reps.len(), video.len() + usize::from(m.audio));
     for (id, count) in reps {
