@@ -44,7 +44,7 @@ pub struct ProbeInfo {
 }
 
 impl ProbeInfo {
-    /// Width and height as displayed: sample aspect and rotation applied, even numbers.
+    /// Width and height as displayed (sample aspect applied), even numbers.
     pub fn display_size(&self) -> (u32, u32) {
         let sar = if self.sample_aspect.num == 0 || self.sample_aspect.den == 0 {
             1.0
@@ -52,12 +52,9 @@ impl ProbeInfo {
             self.sample_aspect.as_f64()
         };
         let w = (self.width as f64 * sar).round() as u32;
-        let (w, h) = if self.rotation % 180 != 0 {
-            (self.height, w)
-        } else {
-            (w, self.height)
-        };
-        (w & !1, h & !1)
+        // Rotation is probed but not yet applied to the picture, so the ladder must be
+        // fitted to the stored orientation or rotated masters would be distorted.
+        (w & !1, self.height & !1)
     }
 }
 
