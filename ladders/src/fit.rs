@@ -35,7 +35,7 @@ fn even(x: f64) -> u32 {
 
 /// Fit `box_w`x`box_h` around a `w`x`h` picture: the largest even size of the
 /// picture's aspect inside the box.
-fn fit_box(w: u32, h: u32, box_w: u32, box_h: u32) -> (u32, u32) {
+pub(crate) fn fit_box(w: u32, h: u32, box_w: u32, box_h: u32) -> (u32, u32) {
     let scale = (box_w as f64 / w as f64).min(box_h as f64 / h as f64);
     (even(w as f64 * scale), even(h as f64 * scale))
 }

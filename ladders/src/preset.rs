@@ -64,7 +64,7 @@ pub fn builtin(name: &str) -> Result<Ladder, LadderError> {
     Ladder::parse(text)
 }
 
-const PRESETS: &[&str] = &[
+pub(crate) const PRESETS: &[&str] = &[
     "ultrafast",
     "superfast",
     "veryfast",

@@ -48,3 +48,223 @@ fn invalid_ladder_file_is_a_clear_error() {
         .to_string();
     assert!(e.contains("preset 'warp'"), "{e}");
 }
+
+mod per_title {
+    use ladders::{builtin_policy, choose_ladder, upper_hull, MasterShape, Measured};
+    use proptest::prelude::*;
+
+    const SIZES: &[(u32, u32)] = &[
+        (1920, 1080),
+        (1280, 720),
+        (960, 540),
+        (640, 360),
+        (416, 234),
+    ];
+
+    fn shape() -> MasterShape {
+        MasterShape {
+            width: 1920,
+            height: 1080,
+            fps_num: 24,
+            fps_den: 1,
+        }
+    }
+
+    fn point(size: (u32, u32), crf: f32, kbps: f64, vmaf: f64) -> Measured {
+        Measured {
+            width: size.0,
+            height: size.1,
+            crf,
+            kbps,
+            vmaf,
+            vmaf_p5: vmaf,
+            psnr_y: 40.0,
+        }
+    }
+
+    fn arb_points() -> impl Strategy<Value = Vec<Measured>> {
+        prop::collection::vec(
+            (0usize..SIZES.len(), 10.0f64..30_000.0, 0.0f64..100.0),
+            1..25,
+        )
+        .prop_map(|v| {
+            v.into_iter()
+                .enumerate()
+                .map(|(i, (s, k, q))| point(SIZES[s], i as f32, k, q))
+                .collect()
+        })
+    }
+
+    /// A plausible title: per size, quality saturating with rate, larger sizes
+    /// better at high rates and worse at low ones.
+    fn curve_points(difficulty: f64) -> Vec<Measured> {
+        let mut v = Vec::new();
+        for (i, &s) in SIZES.iter().enumerate() {
+            let cap = 100.0 - 8.0 * i as f64;
+            let pixels = (s.0 * s.1) as f64 / 1e3;
+            for crf in [21.0f32, 27.0, 33.0, 39.0] {
+                let kbps = pixels * difficulty * (2f64).powf((30.0 - crf as f64) / 6.0);
+                let q = cap * (1.0 - (-kbps / (pixels * difficulty * 0.4)).exp());
+                v.push(point(s, crf, kbps, q));
+            }
+        }
+        v
+    }
+
+    proptest! {
+        #[test]
+        fn hull_is_upper_and_concave(points in arb_points()) {
+            let hull = upper_hull(&points);
+            prop_assert!(!hull.is_empty());
+            let line: Vec<(f64, f64)> = hull.iter().map(|&i| (points[i].kbps.log2(), points[i].vmaf)).collect();
+            for w in line.windows(2) {
+                prop_assert!(w[1].0 > w[0].0 && w[1].1 > w[0].1, "hull not rising: {:?}", line);
+            }
+            for w in line.windows(3) {
+                let s1 = (w[1].1 - w[0].1) / (w[1].0 - w[0].0);
+                let s2 = (w[2].1 - w[1].1) / (w[2].0 - w[1].0);
+                prop_assert!(s2 < s1 + 1e-9, "not concave: {:?}", line);
+            }
+            let best = line.last().unwrap().1;
+            for p in &points {
+                let x = p.kbps.log2();
+                prop_assert!(p.vmaf <= best + 1e-9);
+                // On or below the hull wherever the hull is defined.
+                if x >= line[0].0 && x <= line.last().unwrap().0 {
+                    let seg = line.windows(2).find(|w| x <= w[1].0).map(|w| w.to_vec()).unwrap_or_else(|| vec![line[0], line[0]]);
+                    let q = if seg[1].0 > seg[0].0 { seg[0].1 + (x - seg[0].0) / (seg[1].0 - seg[0].0) * (seg[1].1 - seg[0].1) } else { seg[0].1 };
+                    prop_assert!(p.vmaf <= q + 1e-6, "{:?} above hull {:?}", p, line);
+                }
+            }
+        }
+
+        #[test]
+        fn chosen_rungs_rise_in_rate_and_never_shrink(points in arb_points()) {
+            let policy = builtin_policy();
+            let d = choose_ladder(&policy, shape(), &points).unwrap();
+            prop_assert!(!d.rungs.is_empty());
+            prop_assert!(d.rungs.len() <= policy.rungs.max_rungs as usize);
+            for r in &d.rungs {
+                let k = r.rung.bitrate / 1000;
+                prop_assert!(k + 5 >= policy.rungs.min_kbps as u64 && k <= policy.rungs.max_kbps as u64 + 5, "{:?}", r);
+                prop_assert!(r.rung.width % 2 == 0 && r.rung.height % 2 == 0);
+            }
+            for w in d.rungs.windows(2) {
+                prop_assert!(w[1].rung.bitrate > w[0].rung.bitrate, "{:?}", d.rungs);
+                prop_assert!(w[1].rung.height >= w[0].rung.height, "{:?}", d.rungs);
+                let ratio = w[1].rung.bitrate as f64 / w[0].rung.bitrate as f64;
+                // Evenly spaced within step_ratio, unless max_rungs forced wider steps.
+                if d.rungs.len() < policy.rungs.max_rungs as usize {
+                    prop_assert!(ratio <= policy.rungs.step_ratio * 1.05, "ratio {} in {:?}", ratio, d.rungs);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn easy_content_gets_a_cheaper_top_and_no_more_rungs() {
+        let policy = builtin_policy();
+        let easy = choose_ladder(&policy, shape(), &curve_points(0.3)).unwrap();
+        let hard = choose_ladder(&policy, shape(), &curve_points(4.0)).unwrap();
+        let top = |d: &ladders::Decision| d.rungs.last().unwrap().rung.bitrate;
+        assert!(
+            top(&easy) < top(&hard),
+            "{}\n{}",
+            easy.table(),
+            hard.table()
+        );
+        assert!(easy.rungs.len() <= hard.rungs.len());
+        assert!(
+            hard.rungs.last().unwrap().rung.height >= 720,
+            "{}",
+            hard.table()
+        );
+    }
+
+    #[test]
+    fn one_resolution_gives_a_ladder_of_that_size() {
+        let pts: Vec<Measured> = curve_points(1.0)
+            .into_iter()
+            .filter(|p| p.height == 720)
+            .collect();
+        let d = choose_ladder(&builtin_policy(), shape(), &pts).unwrap();
+        assert!(
+            d.rungs.iter().all(|r| r.rung.height == 720),
+            "{}",
+            d.table()
+        );
+    }
+
+    #[test]
+    fn flat_quality_gives_one_rung_at_the_cheapest_point() {
+        let pts: Vec<Measured> = (0..4)
+            .map(|i| point(SIZES[1], i as f32, 500.0 * (i + 1) as f64, 80.0))
+            .collect();
+        let d = choose_ladder(&builtin_policy(), shape(), &pts).unwrap();
+        assert_eq!(d.rungs.len(), 1, "{}", d.table());
+        assert_eq!(d.rungs[0].rung.bitrate, 500_000);
+    }
+
+    #[test]
+    fn crossing_curves_switch_size_where_they_cross() {
+        // 360p is better below ~1 Mbit/s, 1080p above.
+        let pts = vec![
+            point(SIZES[3], 1.0, 200.0, 50.0),
+            point(SIZES[3], 2.0, 800.0, 70.0),
+            point(SIZES[3], 3.0, 3000.0, 75.0),
+            point(SIZES[0], 1.0, 300.0, 30.0),
+            point(SIZES[0], 2.0, 1200.0, 72.0),
+            point(SIZES[0], 3.0, 5000.0, 95.0),
+        ];
+        let d = choose_ladder(&builtin_policy(), shape(), &pts).unwrap();
+        let low = d.rungs.first().unwrap();
+        let top = d.rungs.last().unwrap();
+        assert_eq!(low.rung.height, 360, "{}", d.table());
+        assert_eq!(top.rung.height, 1080, "{}", d.table());
+    }
+
+    #[test]
+    fn master_smaller_than_every_probe_size() {
+        let policy = builtin_policy();
+        let small = MasterShape {
+            width: 320,
+            height: 180,
+            fps_num: 25,
+            fps_den: 1,
+        };
+        let sizes = policy.probe_sizes(small);
+        assert_eq!(sizes, vec![(320, 180)]);
+        let pts: Vec<Measured> = [(100.0, 60.0), (300.0, 85.0), (900.0, 96.0)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(k, q))| point(sizes[0], i as f32, k, q))
+            .collect();
+        let d = choose_ladder(&policy, small, &pts).unwrap();
+        assert!(d
+            .rungs
+            .iter()
+            .all(|r| (r.rung.width, r.rung.height) == (320, 180)));
+        assert!(d.rungs.len() >= 2, "{}", d.table());
+    }
+
+    #[test]
+    fn no_measurements_is_a_clear_error() {
+        let e = choose_ladder(&builtin_policy(), shape(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no usable"), "{e}");
+    }
+
+    #[test]
+    fn svg_plot_is_well_formed_and_shows_everything() {
+        let d = choose_ladder(&builtin_policy(), shape(), &curve_points(1.0)).unwrap();
+        let svg = ladders::plot_svg(&d, "title <1>");
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), SIZES.len() + 1);
+        assert!(svg.contains("title &lt;1&gt;"));
+        assert_eq!(
+            svg.matches("fill=\"#d62728\"><title>").count(),
+            d.rungs.len()
+        );
+    }
+}

@@ -36,6 +36,8 @@ pub enum MediaError {
         codec: &'static str,
         options: String,
     },
+    #[error("quality measurement: {detail}")]
+    Quality { detail: String },
     #[error("{context}: {source}")]
     Ffmpeg {
         context: String,

@@ -1,25 +1,33 @@
 //! `media` owns every call into FFmpeg (through ffmpeg-next): the hardened open of
 //! untrusted masters, probing, splitting a master into chunk files by stream copy,
-//! decoding a chunk frame-exactly, scaling, libx264 and AAC encoding, and rendering
-//! synthetic sources for fixtures.
+//! decoding a chunk frame-exactly, scaling, libx264 and AAC encoding, quality
+//! measurement (VMAF through libvmaf, PSNR-Y), rate–quality probing for per-title
+//! ladders, and rendering synthetic sources for fixtures.
 //!
 //! It returns plain values (packets with timestamps, codec configuration bytes);
 //! it never writes manifests, boxes or object-store keys — that is the job of the
 //! pure crates and of `workers`.
 
+mod analysis;
 mod annexb;
 mod audio;
 mod error;
 mod open;
 mod probe;
+mod quality;
 mod split;
 mod synth;
 mod video;
 
+pub use analysis::{analyse_window, AnalysisSettings, PointMeasure, ProbePoint};
 pub use audio::{encode_audio, AudioOutput, AudioSettings, AAC_FRAME};
 pub use error::MediaError;
 pub use open::{open_untrusted, ALLOWED_DEMUXERS};
 pub use probe::{probe, AudioInfo, ProbeInfo};
+pub use quality::{
+    compare_files, quality_size, FrameQuality, QualityOptions, QualityReport, QUALITY_BOX,
+    VMAF_MODEL,
+};
 pub use split::{split_video, ChunkRange, SplitReport};
 pub use synth::{render_synthetic, SynthSpec};
 pub use video::{encode_chunk, ChunkGrid, EncodedPacket, EncodedVideo, RungSettings};

@@ -74,31 +74,6 @@ pub fn encode_chunk(
     grid: ChunkGrid,
     rungs: &[RungSettings],
 ) -> Result<Vec<EncodedVideo>, MediaError> {
-    let mut ictx = open_untrusted(chunk)?;
-    let (vi, params, in_tb) = {
-        let s = ictx
-            .streams()
-            .best(media::Type::Video)
-            .ok_or_else(|| MediaError::NoVideo { path: chunk.into() })?;
-        (s.index(), s.parameters(), s.time_base())
-    };
-    let mut dctx = codec::context::Context::from_parameters(params)
-        .ctx(|| "video decoder parameters".into())?;
-    // Decoders default to one thread.
-    dctx.set_threading(codec::threading::Config {
-        kind: codec::threading::Type::Frame,
-        count: 0,
-        safe: false,
-    });
-    // SAFETY: setting a plain field of a context we own before it is opened.
-    unsafe {
-        (*dctx.as_mut_ptr()).pkt_timebase = in_tb.into();
-    }
-    let mut decoder = dctx
-        .decoder()
-        .video()
-        .ctx(|| "opening video decoder".into())?;
-
     // One encoder thread per rung, fed the same decoded frames.
     let mut senders = Vec::new();
     let mut handles = Vec::new();
@@ -107,9 +82,36 @@ pub fn encode_chunk(
         senders.push(tx);
         handles.push(std::thread::spawn(move || encode_rung(rx, grid, rung)));
     }
+    let decoded = decode_slots(chunk, grid, |slot, f| {
+        senders.iter().all(|tx| tx.send((slot, f.clone())).is_ok())
+    });
+    drop(senders);
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.join().expect("encoder thread panicked")?);
+    }
+    decoded?;
+    Ok(out)
+}
 
+/// Decode the frames of `grid`'s range from `chunk` and hand each frame slot, in
+/// order, to `emit` exactly once. `emit` returns false when its consumer is gone.
+pub(crate) fn decode_slots(
+    chunk: &Path,
+    grid: ChunkGrid,
+    emit: impl FnMut(u64, &Arc<frame::Video>) -> bool,
+) -> Result<(), MediaError> {
+    let mut ictx = open_untrusted(chunk)?;
+    let (vi, params, in_tb) = {
+        let s = ictx
+            .streams()
+            .best(media::Type::Video)
+            .ok_or_else(|| MediaError::NoVideo { path: chunk.into() })?;
+        (s.index(), s.parameters(), s.time_base())
+    };
+    let mut decoder = open_decoder(params, in_tb)?;
     let mut feeder = Feeder {
-        senders,
+        emit,
         grid,
         chunk_tb: (in_tb.numerator(), in_tb.denominator()),
         next: grid.start_frame,
@@ -138,18 +140,7 @@ pub fn encode_chunk(
         }
     }
     feeder.finish();
-    let Feeder {
-        senders,
-        next,
-        send_err,
-        ..
-    } = feeder;
-    drop(senders);
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.join().expect("encoder thread panicked")?);
-    }
-    if send_err || next < grid.end_frame {
+    if feeder.send_err || feeder.next < grid.end_frame {
         return Err(MediaError::Corrupt {
             path: chunk.into(),
             detail: format!(
@@ -158,7 +149,29 @@ pub fn encode_chunk(
             ),
         });
     }
-    Ok(out)
+    Ok(())
+}
+
+/// A frame-threaded video decoder for a stream with time base `tb`.
+pub(crate) fn open_decoder(
+    params: codec::Parameters,
+    tb: ffmpeg_next::Rational,
+) -> Result<ffmpeg_next::decoder::Video, MediaError> {
+    let mut dctx = codec::context::Context::from_parameters(params)
+        .ctx(|| "video decoder parameters".into())?;
+    // Decoders default to one thread.
+    dctx.set_threading(codec::threading::Config {
+        kind: codec::threading::Type::Frame,
+        count: 0,
+        safe: false,
+    });
+    // SAFETY: setting a plain field of a context we own before it is opened.
+    unsafe {
+        (*dctx.as_mut_ptr()).pkt_timebase = tb.into();
+    }
+    dctx.decoder()
+        .video()
+        .ctx(|| "opening video decoder".into())
 }
 
 /// Set an option on the encoder or its private context; a misspelt key is an error
@@ -184,7 +197,7 @@ fn set_opt(ctx: &mut codec::context::Context, key: &str, value: &str) -> Result<
     Ok(())
 }
 
-fn encode_rung(
+pub(crate) fn encode_rung(
     rx: mpsc::Receiver<(u64, Arc<frame::Video>)>,
     grid: ChunkGrid,
     rung: RungSettings,
@@ -309,8 +322,8 @@ fn encode_rung(
 }
 
 /// Places decoded frames on the chunk's frame slots and hands each slot to every rung.
-struct Feeder {
-    senders: Vec<mpsc::SyncSender<(u64, Arc<frame::Video>)>>,
+struct Feeder<E> {
+    emit: E,
     grid: ChunkGrid,
     /// Time base of the chunk file's stream (NUT may differ from the master's).
     chunk_tb: (i32, i32),
@@ -319,12 +332,10 @@ struct Feeder {
     send_err: bool,
 }
 
-impl Feeder {
+impl<E: FnMut(u64, &Arc<frame::Video>) -> bool> Feeder<E> {
     fn emit(&mut self, slot: u64, f: &Arc<frame::Video>) {
-        for tx in &self.senders {
-            if tx.send((slot, f.clone())).is_err() {
-                self.send_err = true;
-            }
+        if !(self.emit)(slot, f) {
+            self.send_err = true;
         }
     }
 

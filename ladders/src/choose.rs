@@ -1,0 +1,203 @@
+//! Choosing a title's rungs along its convex hull.
+//!
+//! The top rung sits where the hull reaches the VMAF ceiling (more bits are not
+//! seen), or at the best measured point, or at `max_kbps`, whichever is cheapest. The
+//! lowest sits where the hull reaches the VMAF floor, but not below `min_kbps` nor
+//! below the cheapest measured point. Between them rungs are spaced evenly in
+//! log-bitrate, no further apart than `step_ratio`, at most `max_rungs`. Each rung
+//! takes the probe size whose curve is highest at its bitrate, and sizes never shrink
+//! as bitrate rises.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fit::{decimation, FittedRung};
+use crate::hull::{crossing, curves, interpolate, upper_hull, Measured};
+use crate::{LadderError, MasterShape, PerTitlePolicy};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChosenRung {
+    pub rung: FittedRung,
+    /// VMAF the probes predict for this rung (its size's curve at its bitrate).
+    pub predicted_vmaf: f64,
+}
+
+/// Everything the choice was made from, stored per title (`ladder.json`) and plotted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub policy: String,
+    pub points: Vec<Measured>,
+    /// Indices into `points`, by rising bitrate.
+    pub hull: Vec<usize>,
+    pub rungs: Vec<ChosenRung>,
+    /// Why the top rung is where it is.
+    pub top_reason: String,
+}
+
+/// Rung bitrates are rounded to this many kbit/s, so that ids read well.
+const ROUND_KBPS: f64 = 5.0;
+
+pub fn choose_ladder(
+    policy: &PerTitlePolicy,
+    shape: MasterShape,
+    points: &[Measured],
+) -> Result<Decision, LadderError> {
+    let hull = upper_hull(points);
+    if hull.is_empty() {
+        return Err(LadderError::NoMeasurements {
+            count: points.len(),
+        });
+    }
+    let r = &policy.rungs;
+    let line: Vec<(f64, f64)> = hull
+        .iter()
+        .map(|&i| (points[i].x(), points[i].vmaf))
+        .collect();
+    let (x_lo, x_hi) = (line[0].0, line[line.len() - 1].0);
+    let (min_x, max_x) = ((r.min_kbps as f64).log2(), (r.max_kbps as f64).log2());
+
+    let ceiling = crossing(&line, r.vmaf_ceiling);
+    let (mut top, mut top_reason) = match ceiling {
+        Some(x) => (x, format!("hull reaches VMAF {} here", r.vmaf_ceiling)),
+        None => (
+            x_hi,
+            format!(
+                "best measured quality (VMAF {:.1}) is below the ceiling {}",
+                line[line.len() - 1].1,
+                r.vmaf_ceiling
+            ),
+        ),
+    };
+    if top > max_x {
+        top = max_x;
+        top_reason = format!("capped at max_kbps {}", r.max_kbps);
+    }
+    if top < min_x {
+        top = min_x;
+        top_reason = format!("raised to min_kbps {}", r.min_kbps);
+    }
+    let floor = crossing(&line, r.vmaf_floor).unwrap_or(x_hi);
+    let bottom = floor.max(x_lo).max(min_x).min(top);
+
+    let step = r.step_ratio.log2();
+    let gaps = (((top - bottom) / step) - 1e-9).ceil().max(0.0) as u32;
+    let n = (gaps + 1).min(r.max_rungs);
+    let xs: Vec<f64> = if n <= 1 {
+        vec![top]
+    } else {
+        (0..n)
+            .map(|i| bottom + (top - bottom) * i as f64 / (n - 1) as f64)
+            .collect()
+    };
+
+    let curves = curves(points);
+    let fps = shape.fps_num as f64 / shape.fps_den as f64;
+    let mut rungs: Vec<ChosenRung> = Vec::new();
+    let mut min_height = 0;
+    for x in xs {
+        let kbps = ((x.exp2() / ROUND_KBPS).round() * ROUND_KBPS).max(ROUND_KBPS);
+        // The size whose curve is highest here; outside every curve's range, the size
+        // of the nearest hull point.
+        let best = curves
+            .iter()
+            .filter_map(|(s, c)| interpolate(c, x).map(|q| (*s, q)))
+            .filter(|(s, _)| s.1 >= min_height)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(a.0 .1.cmp(&b.0 .1)));
+        let (size, q) = match best {
+            Some(b) => b,
+            None => {
+                let near = hull
+                    .iter()
+                    .map(|&i| &points[i])
+                    .filter(|p| p.height >= min_height)
+                    .min_by(|a, b| (a.x() - x).abs().total_cmp(&(b.x() - x).abs()))
+                    .or_else(|| {
+                        points
+                            .iter()
+                            .filter(|p| p.height >= min_height)
+                            .min_by_key(|p| p.height)
+                    })
+                    .expect("the hull is not empty and min_height comes from a point");
+                (
+                    (near.width, near.height),
+                    interpolate(&line, x).unwrap_or(near.vmaf),
+                )
+            }
+        };
+        min_height = size.1;
+        let kbps_u = kbps as u32;
+        if rungs
+            .last()
+            .is_some_and(|l| l.rung.bitrate >= kbps_u as u64 * 1000)
+        {
+            continue;
+        }
+        let max_fps = (size.1 < r.low_height).then_some(r.low_max_fps);
+        let bitrate = kbps_u as u64 * 1000;
+        rungs.push(ChosenRung {
+            rung: FittedRung {
+                id: format!("v{}p-{kbps_u}k", size.1),
+                width: size.0,
+                height: size.1,
+                decimation: decimation(fps, max_fps),
+                bitrate,
+                maxrate: (bitrate as f64 * policy.encode.maxrate_ratio).round() as u64,
+                bufsize: (bitrate as f64 * policy.encode.bufsize_ratio).round() as u64,
+                crf: None,
+            },
+            predicted_vmaf: q,
+        });
+    }
+    Ok(Decision {
+        policy: policy.name.clone(),
+        points: points.to_vec(),
+        hull,
+        rungs,
+        top_reason,
+    })
+}
+
+impl Decision {
+    pub fn fitted(&self) -> Vec<FittedRung> {
+        self.rungs.iter().map(|r| r.rung.clone()).collect()
+    }
+
+    /// A plain-text table of the measured points, the hull and the chosen rungs.
+    pub fn table(&self) -> String {
+        let mut s = String::from("probe points (averaged over the sampled windows):\n");
+        s.push_str("  size        crf    kbit/s    VMAF   VMAF p5  PSNR-Y  hull\n");
+        let mut order: Vec<usize> = (0..self.points.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (pa, pb) = (&self.points[a], &self.points[b]);
+            pb.height.cmp(&pa.height).then(pa.kbps.total_cmp(&pb.kbps))
+        });
+        for i in order {
+            let p = &self.points[i];
+            s.push_str(&format!(
+                "  {:>4}x{:<5} {:>4.0} {:>9.0} {:>7.2} {:>8.2} {:>7.2}  {}\n",
+                p.width,
+                p.height,
+                p.crf,
+                p.kbps,
+                p.vmaf,
+                p.vmaf_p5,
+                p.psnr_y,
+                if self.hull.contains(&i) { "*" } else { "" }
+            ));
+        }
+        s.push_str(&format!(
+            "chosen rungs ({}; top: {}):\n",
+            self.policy, self.top_reason
+        ));
+        for r in &self.rungs {
+            s.push_str(&format!(
+                "  {:<14} {:>4}x{:<5} {:>6} kbit/s  predicted VMAF {:.1}\n",
+                r.rung.id,
+                r.rung.width,
+                r.rung.height,
+                r.rung.bitrate / 1000,
+                r.predicted_vmaf
+            ));
+        }
+        s
+    }
+}

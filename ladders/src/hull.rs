@@ -1,0 +1,142 @@
+//! Rate–quality curves per probe size and their upper convex hull, in the plane of
+//! log2(bitrate) and VMAF — the plane the ladder is read from and plotted in, where
+//! equal bitrate ratios are equal distances.
+
+use serde::{Deserialize, Serialize};
+
+/// One probe encode's result, averaged over the probed windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    pub width: u32,
+    pub height: u32,
+    pub crf: f32,
+    pub kbps: f64,
+    pub vmaf: f64,
+    /// 5th percentile of per-frame VMAF.
+    pub vmaf_p5: f64,
+    pub psnr_y: f64,
+}
+
+impl Measured {
+    pub(crate) fn x(&self) -> f64 {
+        self.kbps.log2()
+    }
+}
+
+fn cross(o: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
+    (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+}
+
+/// Indices of the points on the upper convex hull, by rising bitrate, from the
+/// cheapest point up to the best quality (the falling part beyond it is no use to a
+/// ladder). Concave in (log2 kbps, VMAF): slopes strictly decrease along it.
+pub fn upper_hull(points: &[Measured]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..points.len())
+        .filter(|&i| {
+            points[i].kbps > 0.0 && points[i].kbps.is_finite() && points[i].vmaf.is_finite()
+        })
+        .collect();
+    // By x, and at equal x the best quality last so it survives.
+    idx.sort_by(|&a, &b| {
+        points[a]
+            .x()
+            .total_cmp(&points[b].x())
+            .then(points[a].vmaf.total_cmp(&points[b].vmaf))
+    });
+    let mut hull: Vec<usize> = Vec::new();
+    for i in idx {
+        let p = (points[i].x(), points[i].vmaf);
+        if let Some(&last) = hull.last() {
+            if points[last].x() == p.0 {
+                hull.pop();
+            }
+        }
+        while hull.len() >= 2 {
+            let a = &points[hull[hull.len() - 2]];
+            let b = &points[hull[hull.len() - 1]];
+            // Drop b unless it lies strictly above the line from a to p.
+            if cross((a.x(), a.vmaf), (b.x(), b.vmaf), p) >= 0.0 {
+                hull.pop();
+            } else {
+                break;
+            }
+        }
+        hull.push(i);
+    }
+    // Keep the rising part: up to the first point of best quality.
+    if let Some(best) = hull
+        .iter()
+        .enumerate()
+        .max_by(|a, b| {
+            points[*a.1]
+                .vmaf
+                .total_cmp(&points[*b.1].vmaf)
+                .then(b.0.cmp(&a.0))
+        })
+        .map(|(k, _)| k)
+    {
+        hull.truncate(best + 1);
+    }
+    hull
+}
+
+/// Piecewise-linear value of a polyline (x rising) at `x`; None outside its range.
+pub(crate) fn interpolate(line: &[(f64, f64)], x: f64) -> Option<f64> {
+    let first = line.first()?;
+    let last = line.last()?;
+    if x < first.0 - 1e-12 || x > last.0 + 1e-12 {
+        return None;
+    }
+    if line.len() == 1 {
+        return Some(first.1);
+    }
+    for w in line.windows(2) {
+        if x <= w[1].0 + 1e-12 {
+            let span = w[1].0 - w[0].0;
+            if span <= 0.0 {
+                return Some(w[1].1);
+            }
+            let t = ((x - w[0].0) / span).clamp(0.0, 1.0);
+            return Some(w[0].1 + t * (w[1].1 - w[0].1));
+        }
+    }
+    Some(last.1)
+}
+
+/// The first x at which a rising polyline reaches `y`; None if it never does.
+pub(crate) fn crossing(line: &[(f64, f64)], y: f64) -> Option<f64> {
+    let first = line.first()?;
+    if first.1 >= y {
+        return Some(first.0);
+    }
+    for w in line.windows(2) {
+        if w[1].1 >= y {
+            let t = (y - w[0].1) / (w[1].1 - w[0].1);
+            return Some(w[0].0 + t * (w[1].0 - w[0].0));
+        }
+    }
+    None
+}
+
+/// A probe size and its curve in (log2 kbps, VMAF).
+pub(crate) type SizeCurve = ((u32, u32), Vec<(f64, f64)>);
+
+/// Each probe size's curve in (log2 kbps, VMAF), by rising bitrate, largest size
+/// first.
+pub(crate) fn curves(points: &[Measured]) -> Vec<SizeCurve> {
+    let mut sizes: Vec<(u32, u32)> = points.iter().map(|p| (p.width, p.height)).collect();
+    sizes.sort_by_key(|s| std::cmp::Reverse((s.1, s.0)));
+    sizes.dedup();
+    sizes
+        .into_iter()
+        .map(|s| {
+            let mut line: Vec<(f64, f64)> = points
+                .iter()
+                .filter(|p| (p.width, p.height) == s && p.kbps > 0.0)
+                .map(|p| (p.x(), p.vmaf))
+                .collect();
+            line.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (s, line)
+        })
+        .collect()
+}

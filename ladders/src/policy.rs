@@ -1,0 +1,249 @@
+//! The per-title policy file (`presets/per-title.toml`): what to probe and how rungs
+//! are chosen. Validated on parse so that a bad knob is a one-line error naming it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fit::fit_box;
+use crate::preset::PRESETS;
+use crate::{LadderError, MasterShape};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisPolicy {
+    pub boxes: Vec<[u32; 2]>,
+    pub crfs: Vec<f32>,
+    pub preset: String,
+    pub sample_share: f64,
+    pub min_windows: u32,
+    pub max_windows: u32,
+    pub vmaf_subsample: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RungPolicy {
+    pub min_kbps: u32,
+    pub max_kbps: u32,
+    pub step_ratio: f64,
+    pub vmaf_ceiling: f64,
+    pub vmaf_floor: f64,
+    pub max_rungs: u32,
+    pub low_height: u32,
+    pub low_max_fps: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncodePolicy {
+    pub preset: String,
+    pub profile: String,
+    pub maxrate_ratio: f64,
+    pub bufsize_ratio: f64,
+    pub audio_kbps: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerTitlePolicy {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub analysis: AnalysisPolicy,
+    pub rungs: RungPolicy,
+    pub encode: EncodePolicy,
+}
+
+/// The built-in policy.
+pub fn builtin_policy() -> PerTitlePolicy {
+    PerTitlePolicy::parse(include_str!("../presets/per-title.toml"))
+        .expect("the built-in policy is valid (tested)")
+}
+
+impl PerTitlePolicy {
+    pub fn parse(text: &str) -> Result<Self, LadderError> {
+        let p: PerTitlePolicy = toml::from_str(text).map_err(|e| LadderError::Parse {
+            detail: e.to_string().lines().next().unwrap_or_default().to_string(),
+        })?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    fn validate(&self) -> Result<(), LadderError> {
+        let bad = |detail: String| LadderError::Invalid {
+            name: self.name.clone(),
+            detail,
+        };
+        let a = &self.analysis;
+        if a.boxes.is_empty() || a.crfs.is_empty() {
+            return Err(bad("analysis needs at least one box and one crf".into()));
+        }
+        if let Some(b) = a
+            .boxes
+            .iter()
+            .find(|b| !(16..=8192).contains(&b[0]) || !(16..=8192).contains(&b[1]))
+        {
+            return Err(bad(format!(
+                "analysis box {}x{} outside 16..=8192",
+                b[0], b[1]
+            )));
+        }
+        if let Some(c) = a.crfs.iter().find(|c| !(0.0..=51.0).contains(*c)) {
+            return Err(bad(format!("analysis crf {c} outside 0..=51")));
+        }
+        for p in [&a.preset, &self.encode.preset] {
+            if !PRESETS.contains(&p.as_str()) {
+                return Err(bad(format!("preset '{p}' is not an x264 preset")));
+            }
+        }
+        if !(0.0..=1.0).contains(&a.sample_share)
+            || a.min_windows == 0
+            || a.max_windows < a.min_windows
+        {
+            return Err(bad(format!(
+                "sample_share {} must be in 0..=1 and 1 <= min_windows {} <= max_windows {}",
+                a.sample_share, a.min_windows, a.max_windows
+            )));
+        }
+        if !(1..=30).contains(&a.vmaf_subsample) {
+            return Err(bad(format!(
+                "vmaf_subsample {} outside 1..=30",
+                a.vmaf_subsample
+            )));
+        }
+        let r = &self.rungs;
+        if !(50..=100_000).contains(&r.min_kbps) || r.max_kbps < r.min_kbps || r.max_kbps > 100_000
+        {
+            return Err(bad(format!(
+                "min_kbps {} and max_kbps {} must satisfy 50 <= min <= max <= 100000",
+                r.min_kbps, r.max_kbps
+            )));
+        }
+        if !(1.1..=4.0).contains(&r.step_ratio) {
+            return Err(bad(format!("step_ratio {} outside 1.1..=4", r.step_ratio)));
+        }
+        if !(0.0..=100.0).contains(&r.vmaf_floor)
+            || !(r.vmaf_floor..=100.0).contains(&r.vmaf_ceiling)
+        {
+            return Err(bad(format!(
+                "vmaf_floor {} and vmaf_ceiling {} must satisfy 0 <= floor <= ceiling <= 100",
+                r.vmaf_floor, r.vmaf_ceiling
+            )));
+        }
+        if !(1..=20).contains(&r.max_rungs) || !(1.0..=240.0).contains(&r.low_max_fps) {
+            return Err(bad(format!(
+                "max_rungs {} must be in 1..=20 and low_max_fps {} in 1..=240",
+                r.max_rungs, r.low_max_fps
+            )));
+        }
+        let e = &self.encode;
+        if !["baseline", "main", "high"].contains(&e.profile.as_str()) {
+            return Err(bad(format!(
+                "profile '{}' is not baseline, main or high",
+                e.profile
+            )));
+        }
+        if !(1.0..=4.0).contains(&e.maxrate_ratio) || !(0.5..=8.0).contains(&e.bufsize_ratio) {
+            return Err(bad(format!(
+                "maxrate_ratio {} must be in 1..=4 and bufsize_ratio {} in 0.5..=8",
+                e.maxrate_ratio, e.bufsize_ratio
+            )));
+        }
+        if !(32..=512).contains(&e.audio_kbps) {
+            return Err(bad(format!(
+                "audio_kbps {} is outside 32..=512",
+                e.audio_kbps
+            )));
+        }
+        Ok(())
+    }
+
+    /// Probe sizes for a master: each box fitted to the master's aspect, none larger
+    /// than the master, largest first; plus the master's own size when a box had to be
+    /// dropped for being larger, so the best quality the master allows is probed.
+    pub fn probe_sizes(&self, shape: MasterShape) -> Vec<(u32, u32)> {
+        let own = ((shape.width & !1).max(2), (shape.height & !1).max(2));
+        let mut out: Vec<(u32, u32)> = Vec::new();
+        let mut dropped = false;
+        for b in &self.analysis.boxes {
+            let (w, h) = fit_box(shape.width, shape.height, b[0], b[1]);
+            if w > shape.width || h > shape.height {
+                dropped = true;
+            } else if !out.contains(&(w, h)) {
+                out.push((w, h));
+            }
+        }
+        if (dropped || out.is_empty()) && !out.contains(&own) {
+            out.push(own);
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.1));
+        out
+    }
+
+    /// Which IDR intervals to probe, out of `intervals` in the title: about
+    /// `sample_share` of them (within the window bounds), spread evenly, each at the
+    /// middle of its stretch of the title.
+    pub fn windows(&self, intervals: u64) -> Vec<u64> {
+        if intervals == 0 {
+            return vec![];
+        }
+        let a = &self.analysis;
+        let k = ((intervals as f64 * a.sample_share).round() as u64)
+            .clamp(a.min_windows as u64, a.max_windows as u64)
+            .min(intervals);
+        (0..k).map(|i| (2 * i + 1) * intervals / (2 * k)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(w: u32, h: u32) -> MasterShape {
+        MasterShape {
+            width: w,
+            height: h,
+            fps_num: 24,
+            fps_den: 1,
+        }
+    }
+
+    #[test]
+    fn builtin_policy_parses() {
+        let p = builtin_policy();
+        assert_eq!(p.rungs.min_kbps, 145);
+    }
+
+    #[test]
+    fn probe_sizes_never_upscale() {
+        let p = builtin_policy();
+        assert_eq!(
+            p.probe_sizes(shape(1280, 720)),
+            vec![(1280, 720), (960, 540), (640, 360), (416, 234)]
+        );
+        assert_eq!(p.probe_sizes(shape(320, 180)), vec![(320, 180)]);
+        // 4:3 keeps its aspect.
+        assert_eq!(
+            p.probe_sizes(shape(640, 480)),
+            vec![(640, 480), (480, 360), (312, 234)]
+        );
+    }
+
+    #[test]
+    fn windows_are_spread_and_bounded() {
+        let p = builtin_policy();
+        assert_eq!(p.windows(10), vec![5]);
+        assert_eq!(p.windows(1), vec![0]);
+        assert!(p.windows(0).is_empty());
+        let w = p.windows(3600);
+        assert_eq!(w.len(), 12);
+        assert!(w.windows(2).all(|x| x[0] < x[1]) && *w.last().unwrap() < 3600);
+    }
+
+    #[test]
+    fn bad_knob_is_named() {
+        let text = include_str!("../presets/per-title.toml")
+            .replace("step_ratio = 1.7", "step_ratio = 9.0");
+        let e = PerTitlePolicy::parse(&text).unwrap_err().to_string();
+        assert!(e.contains("step_ratio 9"), "{e}");
+    }
+}

@@ -1,0 +1,193 @@
+//! Rate–quality probing for per-title ladders: encode one window of a chunk at a grid
+//! of (size, CRF) points and measure each point's bitrate and its VMAF against the
+//! master, the encode being decoded and scaled back up (bicubic) to the master's
+//! quality size. The window is decoded once; points are encoded in parallel, each
+//! with one libx264 thread, so results do not depend on the machine.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+use ffmpeg_next::{codec, frame, Packet};
+
+use crate::error::Context;
+use crate::quality::{quality_size, QualityOptions, ToSize, Vmaf};
+use crate::video::{decode_slots, encode_rung, EncodedVideo};
+use crate::{ChunkGrid, MediaError, QualityReport, RungSettings};
+
+/// One encode of the probing grid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProbePoint {
+    pub width: u32,
+    pub height: u32,
+    pub crf: f32,
+}
+
+/// What one point measured on one window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointMeasure {
+    pub point: ProbePoint,
+    pub frames: u64,
+    /// Encoded video size, bits.
+    pub bits: u64,
+    pub quality: QualityReport,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisSettings {
+    /// x264 preset for probing (a fast one: only the shape of the curves matters).
+    pub preset: String,
+    pub profile: String,
+    /// Score one frame in this many with VMAF (motion still sees every frame).
+    pub vmaf_subsample: u32,
+    /// Points encoded at once.
+    pub threads: usize,
+}
+
+/// Encode the frames of `window` (a range inside `chunk`) at every point and measure.
+/// Results are in the order of `points`.
+pub fn analyse_window(
+    chunk: &Path,
+    window: ChunkGrid,
+    points: &[ProbePoint],
+    settings: &AnalysisSettings,
+) -> Result<Vec<PointMeasure>, MediaError> {
+    let mut source = Vec::new();
+    decode_slots(chunk, window, |_, f| {
+        source.push(f.clone());
+        true
+    })?;
+    let (w, h) = {
+        let f = source.first().ok_or_else(|| MediaError::Corrupt {
+            path: chunk.into(),
+            detail: "analysis window holds no frames".into(),
+        })?;
+        (f.width(), f.height())
+    };
+    let (qw, qh) = quality_size(w, h);
+    let mut to_q = ToSize::new(qw, qh);
+    let reference = source
+        .iter()
+        .map(|f| to_q.run(f))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<PointMeasure, MediaError>>>> =
+        Mutex::new(points.iter().map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..settings.threads.clamp(1, points.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = points.get(i) else { break };
+                let r = measure_point(&source, &reference, window, *p, settings);
+                results.lock().expect("no panics while held")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no panics while held")
+        .into_iter()
+        .map(|r| r.expect("every point measured"))
+        .collect()
+}
+
+fn measure_point(
+    source: &[Arc<frame::Video>],
+    reference: &[frame::Video],
+    window: ChunkGrid,
+    p: ProbePoint,
+    settings: &AnalysisSettings,
+) -> Result<PointMeasure, MediaError> {
+    let (tx, rx) = mpsc::sync_channel(source.len());
+    for (i, f) in source.iter().enumerate() {
+        tx.send((window.start_frame + i as u64, f.clone()))
+            .expect("receiver alive, channel sized to fit");
+    }
+    drop(tx);
+    let rung = RungSettings {
+        id: format!("probe-{}x{}-crf{}", p.width, p.height, p.crf),
+        width: p.width,
+        height: p.height,
+        decimation: 1,
+        bitrate: 0,
+        maxrate: 0,
+        bufsize: 0,
+        crf: Some(p.crf),
+        preset: settings.preset.clone(),
+        profile: settings.profile.clone(),
+        threads: 1,
+    };
+    let encoded = encode_rung(rx, window, rung)?;
+    let bits = encoded
+        .packets
+        .iter()
+        .map(|p| p.data.len() as u64 * 8)
+        .sum();
+    let (qw, qh) = (reference[0].width(), reference[0].height());
+    let mut vmaf = Vmaf::new(
+        qw,
+        qh,
+        QualityOptions {
+            threads: 0,
+            subsample: settings.vmaf_subsample,
+        },
+    )?;
+    let mut up = ToSize::new(qw, qh);
+    decode_encoded(&encoded, |pts, f| {
+        let r = reference
+            .get(pts as usize)
+            .ok_or_else(|| MediaError::Quality {
+                detail: format!("decoded frame pts {pts} outside the window"),
+            })?;
+        vmaf.push(r, &up.run(f)?)
+    })?;
+    Ok(PointMeasure {
+        point: p,
+        frames: source.len() as u64,
+        bits,
+        quality: vmaf.finish()?,
+    })
+}
+
+/// Decode our own H.264 output (avcC + length-prefixed packets), handing each picture
+/// with its presentation index to `each`, in presentation order.
+fn decode_encoded(
+    v: &EncodedVideo,
+    mut each: impl FnMut(i64, &frame::Video) -> Result<(), MediaError>,
+) -> Result<(), MediaError> {
+    let codec = ffmpeg_next::decoder::find(codec::Id::H264).ok_or_else(|| MediaError::Quality {
+        detail: "no H.264 decoder".into(),
+    })?;
+    let mut ctx = codec::context::Context::new_with_codec(codec);
+    // SAFETY: extradata is allocated with FFmpeg's allocator (the context frees it),
+    // padded as FFmpeg requires, before the decoder is opened.
+    unsafe {
+        let pad = ffmpeg_next::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+        let buf = ffmpeg_next::ffi::av_mallocz(v.avcc.len() + pad) as *mut u8;
+        std::ptr::copy_nonoverlapping(v.avcc.as_ptr(), buf, v.avcc.len());
+        let p = ctx.as_mut_ptr();
+        (*p).extradata = buf;
+        (*p).extradata_size = v.avcc.len() as i32;
+    }
+    let mut dec = ctx
+        .decoder()
+        .video()
+        .ctx(|| "opening H.264 decoder".into())?;
+    let mut f = frame::Video::empty();
+    for p in &v.packets {
+        let mut pkt = Packet::copy(&p.data);
+        pkt.set_pts(Some(p.pts));
+        pkt.set_dts(Some(p.dts));
+        dec.send_packet(&pkt)
+            .ctx(|| format!("decoding probe {}", v.rung))?;
+        while dec.receive_frame(&mut f).is_ok() {
+            each(f.pts().unwrap_or(0), &f)?;
+        }
+    }
+    dec.send_eof().ctx(|| "flushing probe decoder".into())?;
+    while dec.receive_frame(&mut f).is_ok() {
+        each(f.pts().unwrap_or(0), &f)?;
+    }
+    Ok(())
+}

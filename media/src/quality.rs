@@ -1,0 +1,455 @@
+//! Picture quality: VMAF (libvmaf, model vmaf_v0.6.1, built in) and PSNR-Y, computed
+//! in-process between a reference picture and a distorted one of the same size.
+//!
+//! Callers bring the distorted picture to the reference size first (bicubic), as
+//! VMAF's model was trained on pictures viewed at the reference size; `compare_files`
+//! does that for two files and matches frames by timestamp, not by position.
+
+use std::ffi::CString;
+use std::path::Path;
+
+use ffmpeg_next::{format::Pixel, frame, media, software::scaling};
+use libvmaf_sys as vm;
+
+use crate::error::Context;
+use crate::{open_untrusted, MediaError};
+
+/// The VMAF model every score in vodfarm uses.
+pub const VMAF_MODEL: &str = "vmaf_v0.6.1";
+
+/// Largest picture VMAF is computed at: vmaf_v0.6.1 models a 1080p screen, so larger
+/// references are brought down to fit 1920x1080 (Netflix's practice for this model).
+pub const QUALITY_BOX: (u32, u32) = (1920, 1080);
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FrameQuality {
+    /// Index of the frame among the compared pairs.
+    pub index: u32,
+    pub vmaf: f64,
+    pub psnr_y: f64,
+}
+
+/// Scores of the compared frames (every `subsample`-th pair) and their pooling.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QualityReport {
+    pub frames: Vec<FrameQuality>,
+    /// Pairs read (scored or not).
+    pub pairs: u32,
+    pub vmaf_mean: f64,
+    /// 5th percentile of per-frame VMAF: the bad moments the mean hides.
+    pub vmaf_p5: f64,
+    pub psnr_y_mean: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityOptions {
+    /// libvmaf worker threads (0: in the calling thread).
+    pub threads: u32,
+    /// Score one pair in this many (motion is still measured on every pair).
+    pub subsample: u32,
+}
+
+impl Default for QualityOptions {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            subsample: 1,
+        }
+    }
+}
+
+fn vmaf_err(detail: String) -> MediaError {
+    MediaError::Quality { detail }
+}
+
+/// A libvmaf context with the VMAF model and PSNR registered.
+pub(crate) struct Vmaf {
+    ctx: *mut vm::VmafContext,
+    model: *mut vm::VmafModel,
+    width: u32,
+    height: u32,
+    pairs: u32,
+    subsample: u32,
+}
+
+// SAFETY: the context is used from one thread at a time (we own it exclusively).
+unsafe impl Send for Vmaf {}
+
+impl Vmaf {
+    pub(crate) fn new(width: u32, height: u32, opts: QualityOptions) -> Result<Self, MediaError> {
+        let subsample = opts.subsample.max(1);
+        let cfg = vm::VmafConfiguration {
+            log_level: vm::VmafLogLevel::VMAF_LOG_LEVEL_NONE,
+            n_threads: opts.threads,
+            n_subsample: subsample,
+            cpumask: 0,
+        };
+        let mut ctx = std::ptr::null_mut();
+        // SAFETY: out-pointer to a fresh context; cfg is passed by value.
+        let rc = unsafe { vm::vmaf_init(&mut ctx, cfg) };
+        if rc < 0 || ctx.is_null() {
+            return Err(vmaf_err(format!("vmaf_init failed ({rc})")));
+        }
+        let mut this = Self {
+            ctx,
+            model: std::ptr::null_mut(),
+            width,
+            height,
+            pairs: 0,
+            subsample,
+        };
+        let name = CString::new("vmaf").expect("no NUL");
+        let version = CString::new(VMAF_MODEL).expect("no NUL");
+        let mut mcfg = vm::VmafModelConfig {
+            name: name.as_ptr(),
+            flags: vm::VmafModelFlags::VMAF_MODEL_FLAGS_DEFAULT as u64,
+        };
+        // SAFETY: the strings outlive the call; libvmaf copies the name.
+        let rc = unsafe { vm::vmaf_model_load(&mut this.model, &mut mcfg, version.as_ptr()) };
+        if rc < 0 || this.model.is_null() {
+            return Err(vmaf_err(format!(
+                "model {VMAF_MODEL} failed to load ({rc})"
+            )));
+        }
+        // SAFETY: live context and model.
+        let rc = unsafe { vm::vmaf_use_features_from_model(this.ctx, this.model) };
+        if rc < 0 {
+            return Err(vmaf_err(format!(
+                "model features failed to register ({rc})"
+            )));
+        }
+        let psnr = CString::new("psnr").expect("no NUL");
+        // SAFETY: live context; a null options dictionary means defaults.
+        let rc = unsafe { vm::vmaf_use_feature(this.ctx, psnr.as_ptr(), std::ptr::null_mut()) };
+        if rc < 0 {
+            return Err(vmaf_err(format!("psnr failed to register ({rc})")));
+        }
+        Ok(this)
+    }
+
+    /// Copy an 8-bit YUV 4:2:0 frame of our size into a libvmaf picture.
+    fn picture(&self, f: &frame::Video) -> Result<vm::VmafPicture, MediaError> {
+        if f.format() != Pixel::YUV420P || f.width() != self.width || f.height() != self.height {
+            return Err(vmaf_err(format!(
+                "picture {:?} {}x{} given to a {}x{} yuv420p scorer",
+                f.format(),
+                f.width(),
+                f.height(),
+                self.width,
+                self.height
+            )));
+        }
+        // SAFETY: zeroed is a valid "empty" picture for vmaf_picture_alloc to fill.
+        let mut pic: vm::VmafPicture = unsafe { std::mem::zeroed() };
+        // SAFETY: out-pointer to our picture.
+        let rc = unsafe {
+            vm::vmaf_picture_alloc(
+                &mut pic,
+                vm::VmafPixelFormat::VMAF_PIX_FMT_YUV420P,
+                8,
+                self.width,
+                self.height,
+            )
+        };
+        if rc < 0 {
+            return Err(vmaf_err(format!("picture allocation failed ({rc})")));
+        }
+        for plane in 0..3 {
+            let (w, h) = (pic.w[plane] as usize, pic.h[plane] as usize);
+            let src = f.data(plane);
+            let src_stride = f.stride(plane);
+            let dst_stride = pic.stride[plane] as usize;
+            for row in 0..h {
+                // SAFETY: libvmaf allocated h rows of dst_stride >= w bytes; the frame
+                // holds h rows of src_stride >= w bytes.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        src.as_ptr().add(row * src_stride),
+                        (pic.data[plane] as *mut u8).add(row * dst_stride),
+                        w,
+                    );
+                }
+            }
+        }
+        Ok(pic)
+    }
+
+    /// Queue one pair; both must be yuv420p at the scorer's size.
+    pub(crate) fn push(
+        &mut self,
+        reference: &frame::Video,
+        distorted: &frame::Video,
+    ) -> Result<(), MediaError> {
+        let mut r = self.picture(reference)?;
+        let mut d = match self.picture(distorted) {
+            Ok(d) => d,
+            Err(e) => {
+                // SAFETY: r was allocated above and not handed over.
+                unsafe { vm::vmaf_picture_unref(&mut r) };
+                return Err(e);
+            }
+        };
+        // SAFETY: libvmaf takes ownership of both pictures.
+        let rc = unsafe { vm::vmaf_read_pictures(self.ctx, &mut r, &mut d, self.pairs) };
+        if rc < 0 {
+            return Err(vmaf_err(format!(
+                "reading pair {} failed ({rc})",
+                self.pairs
+            )));
+        }
+        self.pairs += 1;
+        Ok(())
+    }
+
+    /// Flush and collect the scores of every scored pair.
+    pub(crate) fn finish(self) -> Result<QualityReport, MediaError> {
+        if self.pairs == 0 {
+            return Err(vmaf_err("no frame pairs to compare".into()));
+        }
+        // SAFETY: null pictures flush the extractors.
+        let rc = unsafe {
+            vm::vmaf_read_pictures(self.ctx, std::ptr::null_mut(), std::ptr::null_mut(), 0)
+        };
+        if rc < 0 {
+            return Err(vmaf_err(format!("flush failed ({rc})")));
+        }
+        let psnr_y = CString::new("psnr_y").expect("no NUL");
+        let mut frames = Vec::new();
+        for i in (0..self.pairs).step_by(self.subsample as usize) {
+            let (mut v, mut p) = (0.0, 0.0);
+            // SAFETY: live context and model; out-pointers to locals.
+            let (a, b) = unsafe {
+                (
+                    vm::vmaf_score_at_index(self.ctx, self.model, &mut v, i),
+                    vm::vmaf_feature_score_at_index(self.ctx, psnr_y.as_ptr(), &mut p, i),
+                )
+            };
+            if a < 0 || b < 0 {
+                return Err(vmaf_err(format!("no score for pair {i} ({a}, {b})")));
+            }
+            frames.push(FrameQuality {
+                index: i,
+                vmaf: v,
+                psnr_y: p,
+            });
+        }
+        Ok(pool(frames, self.pairs))
+    }
+}
+
+impl Drop for Vmaf {
+    fn drop(&mut self) {
+        // SAFETY: both were created by libvmaf and are released once.
+        unsafe {
+            if !self.model.is_null() {
+                vm::vmaf_model_destroy(self.model);
+            }
+            vm::vmaf_close(self.ctx);
+        }
+    }
+}
+
+/// Mean, 5th percentile (nearest rank) and PSNR mean of per-frame scores.
+pub(crate) fn pool(frames: Vec<FrameQuality>, pairs: u32) -> QualityReport {
+    let n = frames.len().max(1) as f64;
+    let mut sorted: Vec<f64> = frames.iter().map(|f| f.vmaf).collect();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((sorted.len() as f64 * 0.05).ceil() as usize).clamp(1, sorted.len().max(1));
+    QualityReport {
+        vmaf_mean: frames.iter().map(|f| f.vmaf).sum::<f64>() / n,
+        vmaf_p5: sorted.get(rank - 1).copied().unwrap_or(0.0),
+        psnr_y_mean: frames.iter().map(|f| f.psnr_y).sum::<f64>() / n,
+        frames,
+        pairs,
+    }
+}
+
+/// Size VMAF is computed at for a reference of `w`x`h`: its own, or fitted into
+/// [`QUALITY_BOX`] when larger (even sizes).
+pub fn quality_size(w: u32, h: u32) -> (u32, u32) {
+    let (bw, bh) = QUALITY_BOX;
+    if w <= bw && h <= bh {
+        return (w & !1, h & !1);
+    }
+    let s = (bw as f64 / w as f64).min(bh as f64 / h as f64);
+    (
+        ((w as f64 * s / 2.0).round() as u32 * 2).max(2),
+        ((h as f64 * s / 2.0).round() as u32 * 2).max(2),
+    )
+}
+
+/// Converts any decoded picture to yuv420p at one size (bicubic), caching the scaler.
+pub(crate) struct ToSize {
+    width: u32,
+    height: u32,
+    scaler: Option<(scaling::Context, (Pixel, u32, u32))>,
+}
+
+impl ToSize {
+    pub(crate) fn new(width: u32, height: u32) -> Self {
+        Self {
+            width,
+            height,
+            scaler: None,
+        }
+    }
+
+    pub(crate) fn run(&mut self, src: &frame::Video) -> Result<frame::Video, MediaError> {
+        let key = (src.format(), src.width(), src.height());
+        if self.scaler.as_ref().map(|s| s.1) != Some(key) {
+            let ctx = scaling::Context::get(
+                src.format(),
+                src.width(),
+                src.height(),
+                Pixel::YUV420P,
+                self.width,
+                self.height,
+                scaling::Flags::BICUBIC,
+            )
+            .ctx(|| "creating scaler".into())?;
+            self.scaler = Some((ctx, key));
+        }
+        let mut out = frame::Video::new(Pixel::YUV420P, self.width, self.height);
+        let sc = &mut self.scaler.as_mut().expect("set above").0;
+        sc.run(src, &mut out).ctx(|| "scaling".into())?;
+        out.set_pts(src.pts());
+        Ok(out)
+    }
+}
+
+/// Decoded frames of a file's best video stream with their time in seconds from the
+/// stream's first frame.
+struct FrameReader {
+    ictx: ffmpeg_next::format::context::Input,
+    decoder: ffmpeg_next::decoder::Video,
+    index: usize,
+    tb: f64,
+    first: Option<i64>,
+    eof: bool,
+    path: std::path::PathBuf,
+}
+
+impl FrameReader {
+    fn open(path: &Path) -> Result<Self, MediaError> {
+        let ictx = open_untrusted(path)?;
+        let (index, params, tb) = {
+            let s = ictx
+                .streams()
+                .best(media::Type::Video)
+                .ok_or_else(|| MediaError::NoVideo { path: path.into() })?;
+            (s.index(), s.parameters(), s.time_base())
+        };
+        let decoder = crate::video::open_decoder(params, tb)?;
+        Ok(Self {
+            ictx,
+            decoder,
+            index,
+            tb: f64::from(tb),
+            first: None,
+            eof: false,
+            path: path.into(),
+        })
+    }
+
+    fn size(&self) -> (u32, u32) {
+        (self.decoder.width(), self.decoder.height())
+    }
+
+    fn next(&mut self) -> Result<Option<(f64, frame::Video)>, MediaError> {
+        let mut f = frame::Video::empty();
+        loop {
+            if self.decoder.receive_frame(&mut f).is_ok() {
+                let ts = f.timestamp().or(f.pts()).unwrap_or(0);
+                let first = *self.first.get_or_insert(ts);
+                return Ok(Some(((ts - first) as f64 * self.tb, f)));
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            let mut got = false;
+            for (stream, packet) in self.ictx.packets() {
+                if stream.index() == self.index {
+                    self.decoder
+                        .send_packet(&packet)
+                        .ctx(|| format!("decoding {}", self.path.display()))?;
+                    got = true;
+                    break;
+                }
+            }
+            if !got {
+                self.eof = true;
+                self.decoder
+                    .send_eof()
+                    .ctx(|| format!("flushing {}", self.path.display()))?;
+            }
+        }
+    }
+}
+
+/// VMAF and PSNR-Y of `distorted` against `reference`. Each distorted frame is scaled
+/// (bicubic) to the reference's quality size and paired with the reference frame
+/// nearest its time, both measured from each stream's first frame — so container
+/// start offsets do not shift the pairing, and a frame-rate-capped rendition is
+/// compared on the frames it kept.
+pub fn compare_files(
+    reference: &Path,
+    distorted: &Path,
+    opts: QualityOptions,
+) -> Result<QualityReport, MediaError> {
+    let mut r = FrameReader::open(reference)?;
+    let mut d = FrameReader::open(distorted)?;
+    let (rw, rh) = r.size();
+    let (qw, qh) = quality_size(rw, rh);
+    let mut vmaf = Vmaf::new(qw, qh, opts)?;
+    let mut to_ref = ToSize::new(qw, qh);
+    let mut to_dist = ToSize::new(qw, qh);
+    let mut cur = r.next()?;
+    let mut next = r.next()?;
+    while let Some((t, df)) = d.next()? {
+        // Advance the reference while its next frame is at least as close to t.
+        loop {
+            match (&cur, &next) {
+                (Some((tc, _)), Some((tn, _))) if (tn - t).abs() <= (tc - t).abs() => {
+                    cur = next.take();
+                    next = r.next()?;
+                }
+                _ => break,
+            }
+        }
+        let Some((_, rf)) = &cur else {
+            break;
+        };
+        let a = to_ref.run(rf)?;
+        let b = to_dist.run(&df)?;
+        vmaf.push(&a, &b)?;
+    }
+    vmaf.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_mean_and_low_percentile() {
+        let frames: Vec<FrameQuality> = (0..20)
+            .map(|i| FrameQuality {
+                index: i,
+                vmaf: i as f64 * 5.0,
+                psnr_y: 40.0,
+            })
+            .collect();
+        let r = pool(frames, 20);
+        assert!((r.vmaf_mean - 47.5).abs() < 1e-9);
+        // ceil(20 * 0.05) = 1st smallest.
+        assert_eq!(r.vmaf_p5, 0.0);
+        assert_eq!(r.psnr_y_mean, 40.0);
+    }
+
+    #[test]
+    fn quality_size_caps_at_1080p() {
+        assert_eq!(quality_size(640, 360), (640, 360));
+        assert_eq!(quality_size(3840, 2160), (1920, 1080));
+        assert_eq!(quality_size(4096, 1716), (1920, 804));
+    }
+}
