@@ -264,6 +264,24 @@ pub(crate) fn pool(frames: Vec<FrameQuality>, pairs: u32) -> QualityReport {
     }
 }
 
+impl QualityReport {
+    /// One report over the frames of several (for example one per probed window).
+    pub fn merged(reports: &[QualityReport]) -> QualityReport {
+        let mut frames = Vec::new();
+        let mut pairs = 0;
+        for r in reports {
+            for f in &r.frames {
+                frames.push(FrameQuality {
+                    index: pairs + f.index,
+                    ..*f
+                });
+            }
+            pairs += r.pairs;
+        }
+        pool(frames, pairs)
+    }
+}
+
 /// Size VMAF is computed at for a reference of `w`x`h`: its own, or fitted into
 /// [`QUALITY_BOX`] when larger (even sizes).
 pub fn quality_size(w: u32, h: u32) -> (u32, u32) {

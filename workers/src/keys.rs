@@ -69,6 +69,10 @@ pub fn request(t: &TitleId) -> String {
 pub fn plan(t: &TitleId) -> String {
     format!("work/{t}/plan.json")
 }
+/// The per-title ladder decision: measured points, hull, chosen rungs.
+pub fn ladder(t: &TitleId) -> String {
+    format!("work/{t}/ladder.json")
+}
 pub fn chunk(t: &TitleId, i: u32) -> String {
     format!("work/{t}/chunks/{i}.nut")
 }

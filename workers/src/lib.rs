@@ -4,6 +4,7 @@
 //! `vodfarm` binary. Stages are idempotent with deterministic keys, so at-least-once
 //! delivery gives exactly-once effects.
 
+pub mod analysis;
 pub mod error;
 pub mod keys;
 pub mod messages;

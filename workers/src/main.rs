@@ -11,7 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use sha2::Digest;
 
 use workers::messages::{Job, Message};
-use workers::plan::{Plan, Request};
+use workers::plan::{LadderSpec, Plan, Request};
 use workers::queue::{LocalQueue, Queue};
 use workers::stages::Ctx;
 use workers::status::{self, State};
@@ -43,6 +43,9 @@ enum Cmd {
         #[arg(long, default_value = "./vodfarm-data")]
         store: PathBuf,
     },
+    /// Per-title ladder tools.
+    #[command(subcommand)]
+    Ladder(LadderCmd),
     /// Write a deterministic synthetic sample master (testsrc2 + sine), for trying vodfarm.
     Sample {
         /// Output file (.mp4).
@@ -58,6 +61,28 @@ enum Cmd {
     },
 }
 
+#[derive(Subcommand)]
+enum LadderCmd {
+    /// Probe a master and print its rate-quality points, convex hull and chosen rungs.
+    Analyze {
+        master: PathBuf,
+        /// Per-title policy: per-title (built in) or a TOML file.
+        #[arg(long, default_value = PER_TITLE)]
+        policy: String,
+        /// Draw the curves, the hull and the rungs into this SVG file.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Write the decision (points, hull, rungs) as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 4.0)]
+        segment_seconds: f64,
+        /// Probe encodes at once. Default: cores.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
 #[derive(clap::Args)]
 struct RunArgs {
     /// The master file (mp4/mov, mkv/webm, mxf, mpeg-ts or y4m).
@@ -68,8 +93,9 @@ struct RunArgs {
     /// Embedded object store and queue directory.
     #[arg(long, default_value = "./vodfarm-data")]
     store: PathBuf,
-    /// Ladder: a built-in name (apple-avc, benchmark) or a TOML file.
-    #[arg(long, default_value = "apple-avc")]
+    /// Ladder: per-title (chosen from the title's own rate-quality hull), a fixed
+    /// built-in (apple-avc, benchmark), or a TOML file (fixed ladder or per-title policy).
+    #[arg(long, default_value = PER_TITLE)]
     ladder: String,
     /// Worker threads (each encodes one chunk, every rung in parallel). Default: cores.
     #[arg(long)]
@@ -114,6 +140,14 @@ fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Run(args) => run(args),
         Cmd::Status { title, store } => show_status(&store, title.as_deref()),
+        Cmd::Ladder(LadderCmd::Analyze {
+            master,
+            policy,
+            svg,
+            json,
+            segment_seconds,
+            threads,
+        }) => analyze(&master, &policy, svg, json, segment_seconds, threads),
         Cmd::Sample {
             out,
             seconds,
@@ -140,6 +174,98 @@ fn real_main(cli: Cli) -> Result<()> {
     }
 }
 
+fn analyze(
+    master: &Path,
+    policy: &str,
+    svg: Option<PathBuf>,
+    json: Option<PathBuf>,
+    segment_seconds: f64,
+    threads: Option<usize>,
+) -> Result<()> {
+    let LadderSpec::PerTitle { policy } = load_ladder(policy)? else {
+        bail!("--policy {policy} is a fixed ladder, not a per-title policy");
+    };
+    let probe = media::probe(master)?;
+    let (w, h) = probe.display_size();
+    let shape = ladders::MasterShape {
+        width: w,
+        height: h,
+        fps_num: probe.frame_rate.num,
+        fps_den: probe.frame_rate.den,
+    };
+    let grid = ladders::plan_grid(
+        shape.fps_num,
+        shape.fps_den,
+        segment_seconds,
+        &workers::analysis::possible_decimations(&policy, probe.frame_rate),
+    )?;
+    let chunk_frames = grid.segment_frames * 2;
+    let tmp = tempfile::tempdir().context("temporary directory")?;
+    let cpu0 = cpu_seconds();
+    let report = media::split_video(master, probe.frame_rate, chunk_frames, tmp.path())?;
+    let frames = workers::analysis::TitleFrames {
+        fps: probe.frame_rate,
+        frame_count: report.frame_count,
+        origin_pts: report.origin_pts,
+        time_base: report.time_base,
+        grid,
+        chunk_frames,
+    };
+    let threads = threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    let a = workers::analysis::analyse(&policy, shape, &frames, threads, |i| {
+        report
+            .files
+            .get(i as usize)
+            .cloned()
+            .ok_or_else(|| workers::StageError::Permanent(format!("no chunk {i}")))
+    })?;
+    let cpu = cpu_seconds() - cpu0;
+    print!("{}", a.decision.table());
+    println!(
+        "analysis: {} window(s) of {} frames out of {} frames, {:.1} s wall, {:.1} s CPU",
+        a.windows.len(),
+        grid.idr_frames,
+        report.frame_count,
+        a.wall_s,
+        cpu
+    );
+    if let Some(path) = svg {
+        let title = format!(
+            "{} — per-title ladder ({})",
+            master.file_name().unwrap_or_default().to_string_lossy(),
+            policy.name
+        );
+        std::fs::write(&path, ladders::plot_svg(&a.decision, &title))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("plot: {}", path.display());
+    }
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_vec_pretty(&a.decision)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// CPU time (user + system) of this process and its finished children, seconds.
+fn cpu_seconds() -> f64 {
+    let mut total = 0.0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: getrusage fills a struct we own.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(who, &mut ru) } == 0 {
+            let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            total += tv(ru.ru_utime) + tv(ru.ru_stime);
+        }
+    }
+    total
+}
+
 fn sha256_file(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
     let mut h = sha2::Sha256::new();
@@ -147,17 +273,42 @@ fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-fn load_ladder(spec: &str) -> Result<ladders::Ladder> {
+/// `per-title`, a built-in fixed ladder, or a TOML file holding either a fixed ladder
+/// or a per-title policy (told apart by the policy's `[analysis]` table).
+fn load_ladder(spec: &str) -> Result<LadderSpec> {
+    if spec == PER_TITLE {
+        return Ok(LadderSpec::PerTitle {
+            policy: ladders::builtin_policy(),
+        });
+    }
     if ladders::builtin_names().contains(&spec) {
-        return Ok(ladders::builtin(spec)?);
+        return Ok(LadderSpec::Fixed {
+            ladder: ladders::builtin(spec)?,
+        });
     }
     let p = Path::new(spec);
     if p.extension().is_some_and(|e| e == "toml") || p.exists() {
         let text = std::fs::read_to_string(p).with_context(|| format!("ladder file {spec}"))?;
-        return ladders::Ladder::parse(&text).with_context(|| format!("ladder file {spec}"));
+        let is_policy = text
+            .parse::<toml::Table>()
+            .is_ok_and(|t| t.contains_key("analysis"));
+        return if is_policy {
+            let policy = ladders::PerTitlePolicy::parse(&text)
+                .with_context(|| format!("per-title policy file {spec}"))?;
+            Ok(LadderSpec::PerTitle { policy })
+        } else {
+            let ladder =
+                ladders::Ladder::parse(&text).with_context(|| format!("ladder file {spec}"))?;
+            Ok(LadderSpec::Fixed { ladder })
+        };
     }
-    Ok(ladders::builtin(spec)?)
+    bail!(
+        "unknown ladder '{spec}' (built in: {PER_TITLE}, {}; or a .toml file)",
+        ladders::builtin_names().join(", ")
+    )
 }
+
+const PER_TITLE: &str = "per-title";
 
 /// Holds an exclusive lock on the store for the life of a `run`, so that recovering
 /// in-flight messages at start-up cannot steal another live process's work.
@@ -299,6 +450,11 @@ fn run(args: RunArgs) -> Result<()> {
     let origin = store_dir.join("origin").join(title.as_str());
     let hls = origin.join("master.m3u8");
     let dash = origin.join("manifest.mpd");
+    if let Ok(bytes) = store.get(&keys::ladder(&title)) {
+        if let Ok(d) = serde_json::from_slice::<ladders::Decision>(&bytes) {
+            eprint!("{}", d.table());
+        }
+    }
     println!("{}", hls.display());
     println!("{}", dash.display());
     eprintln!(

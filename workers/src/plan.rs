@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use ladders::{FittedRung, Grid, Ladder};
+use ladders::{FittedRung, Grid, Ladder, PerTitlePolicy};
 use media::{ProbeInfo, Rational};
 
 /// Written by `run`/`submit` next to the master: the settings the title is made with.
@@ -12,9 +12,44 @@ pub struct Request {
     pub master_key: String,
     /// SHA-256 of the master, so that a second run can tell the same master from another.
     pub master_sha256: String,
-    pub ladder: Ladder,
+    pub ladder: LadderSpec,
     pub segment_seconds: f64,
     pub chunk_segments: u32,
+}
+
+/// A fixed ladder, or a per-title policy whose rungs ingest chooses from the title.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum LadderSpec {
+    Fixed { ladder: Ladder },
+    PerTitle { policy: PerTitlePolicy },
+}
+
+impl LadderSpec {
+    pub fn name(&self) -> &str {
+        match self {
+            LadderSpec::Fixed { ladder } => &ladder.name,
+            LadderSpec::PerTitle { policy } => &policy.name,
+        }
+    }
+    pub fn preset(&self) -> &str {
+        match self {
+            LadderSpec::Fixed { ladder } => &ladder.preset,
+            LadderSpec::PerTitle { policy } => &policy.encode.preset,
+        }
+    }
+    pub fn profile(&self) -> &str {
+        match self {
+            LadderSpec::Fixed { ladder } => &ladder.profile,
+            LadderSpec::PerTitle { policy } => &policy.encode.profile,
+        }
+    }
+    pub fn audio_kbps(&self) -> u32 {
+        match self {
+            LadderSpec::Fixed { ladder } => ladder.audio_kbps,
+            LadderSpec::PerTitle { policy } => policy.encode.audio_kbps,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

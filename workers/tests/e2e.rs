@@ -45,6 +45,14 @@ fn check_title(name: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let origin = store.join("origin/t");
+    // The default ladder is per-title: its decision is stored and reported.
+    let decision: ladders::Decision =
+        serde_json::from_slice(&std::fs::read(store.join("work/t/ladder.json")).unwrap()).unwrap();
+    assert!(!decision.rungs.is_empty() && !decision.hull.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chosen rungs"),
+        "no ladder in the run summary"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("master.m3u8") && stdout.contains("manifest.mpd"),

@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::support::*;
 
 #[test]
-fn hls_js_dash_js_shaka_and_ffmpeg_play_the_ladder() {
+fn hls_js_dash_js_shaka_and_ffmpeg_play_fixed_and_per_title_ladders() {
     let players = Path::new(env!("CARGO_MANIFEST_DIR")).join("../players");
     assert!(
         players.join("node_modules/playwright-core").is_dir(),
@@ -20,25 +20,40 @@ fn hls_js_dash_js_shaka_and_ffmpeg_play_the_ladder() {
         "Debian chromium missing: apt-get install chromium"
     );
     let (_, master) = fixture("h264-24fps-aac");
+    // The fixed Apple ladder and the per-title one (the default).
+    for ladder in ["apple-avc", "per-title"] {
+        play(&players, &master, ladder);
+    }
+}
+
+fn play(players: &Path, master: &Path, ladder: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let out = run_title(&master, "play", tmp.path(), &[]);
+    let out = run_title(master, "play", tmp.path(), &["--ladder", ladder]);
     assert!(
         out.status.success(),
-        "{}",
+        "{ladder}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The lowest rendition's height, from the plan.
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("work/play/plan.json")).unwrap())
+            .unwrap();
+    let lowest = plan["rungs"][0]["height"]
+        .as_u64()
+        .expect("a rung")
+        .to_string();
     let out = Command::new("node")
-        .current_dir(&players)
+        .current_dir(players)
         .arg("play.mjs")
         .arg(tmp.path().join("origin/play"))
-        .arg("234") // the lowest Apple rung fitted to this 640x360 master
+        .arg(&lowest)
         .output()
         .expect("node runs");
     let report = String::from_utf8_lossy(&out.stdout);
     eprintln!("{report}");
     assert!(
         out.status.success(),
-        "players failed:\n{report}\n{}",
+        "players failed on the {ladder} ladder:\n{report}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     // One line per case, all ok: 4 browser cases and 2 FFmpeg reads.

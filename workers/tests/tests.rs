@@ -1,6 +1,7 @@
 //! The workers crate's integration tests, in one binary (fast to build on two cores):
 //! the `vodfarm` binary on fixture masters, read back with independent readers
-//! (m3u8-rs, FFmpeg's ffprobe, a box reader), bad inputs, and crash safety.
+//! (m3u8-rs, FFmpeg's ffprobe, a box reader), bad inputs, crash safety, real
+//! players, VMAF and per-title ladders.
 
 mod support;
 
@@ -8,3 +9,4 @@ mod bad_input;
 mod crash;
 mod e2e;
 mod players;
+mod quality;

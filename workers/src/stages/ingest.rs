@@ -3,8 +3,9 @@
 
 use ladders::{fit_ladder, plan_grid, MasterShape};
 
+use crate::analysis::{self, TitleFrames};
 use crate::messages::Job;
-use crate::plan::{AudioPlan, ChunkPlan, Plan, Request};
+use crate::plan::{AudioPlan, ChunkPlan, LadderSpec, Plan, Request};
 use crate::stages::Ctx;
 use crate::status::{self, State};
 use crate::{keys, StageError, TitleId};
@@ -54,8 +55,13 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         fps_num: probe.frame_rate.num,
         fps_den: probe.frame_rate.den,
     };
-    let rungs = fit_ladder(&req.ladder, shape);
-    let decimations: Vec<u32> = rungs.iter().map(|r| r.decimation).collect();
+    let decimations: Vec<u32> = match &req.ladder {
+        LadderSpec::Fixed { ladder } => fit_ladder(ladder, shape)
+            .iter()
+            .map(|r| r.decimation)
+            .collect(),
+        LadderSpec::PerTitle { policy } => analysis::possible_decimations(policy, probe.frame_rate),
+    };
     let grid = plan_grid(
         shape.fps_num,
         shape.fps_den,
@@ -79,9 +85,23 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         });
     }
     let fps = probe.frame_rate;
+    let rungs = match &req.ladder {
+        LadderSpec::Fixed { ladder } => fit_ladder(ladder, shape),
+        LadderSpec::PerTitle { policy } => {
+            let frames = TitleFrames {
+                fps,
+                frame_count: report.frame_count,
+                origin_pts: report.origin_pts,
+                time_base: report.time_base,
+                grid,
+                chunk_frames,
+            };
+            per_title(ctx, t, policy, shape, &frames, &report.files)?
+        }
+    };
     let audio = probe.audio.as_ref().map(|_| AudioPlan {
         id: AUDIO_RENDITION.into(),
-        bitrate: req.ladder.audio_kbps as u64 * 1000,
+        bitrate: req.ladder.audio_kbps() as u64 * 1000,
         sample_rate: 48_000,
         total_samples: ((report.frame_count as u128 * fps.den as u128 * 48_000
             + fps.num as u128 / 2)
@@ -98,11 +118,38 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         chunks,
         rungs,
         audio,
-        preset: req.ladder.preset.clone(),
-        profile: req.ladder.profile.clone(),
+        preset: req.ladder.preset().to_string(),
+        profile: req.ladder.profile().to_string(),
         x264_threads: 1,
     };
     tracing::info!(title = %t, frames = plan.frame_count, chunks = plan.chunks.len(), rungs = plan.rungs.len(), "planned");
     // The plan is written last: its presence means every chunk file exists.
     ctx.put_json(&keys::plan(t), &plan)
+}
+
+/// The title's own rungs: from its stored decision when an earlier attempt got that
+/// far (analysis is deterministic, so this only saves time), else by analysis.
+fn per_title(
+    ctx: &Ctx,
+    t: &TitleId,
+    policy: &ladders::PerTitlePolicy,
+    shape: MasterShape,
+    frames: &TitleFrames,
+    files: &[std::path::PathBuf],
+) -> Result<Vec<ladders::FittedRung>, StageError> {
+    if let Ok(d) = ctx.get_json::<ladders::Decision>(&keys::ladder(t)) {
+        return Ok(d.fitted());
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let a = analysis::analyse(policy, shape, frames, threads, |i| {
+        files
+            .get(i as usize)
+            .cloned()
+            .ok_or_else(|| StageError::Permanent(format!("analysis window in missing chunk {i}")))
+    })?;
+    tracing::info!(title = %t, windows = a.windows.len(), secs = a.wall_s, rungs = a.decision.rungs.len(), "per-title ladder chosen");
+    ctx.put_json(&keys::ladder(t), &a.decision)?;
+    Ok(a.decision.fitted())
 }

@@ -1,0 +1,122 @@
+//! Per-title analysis: probe a few windows of a title's chunk files at the policy's
+//! grid of sizes × CRFs, average each point over the windows, and choose the rungs
+//! along the title's convex hull. Used by the ingest stage and `vodfarm ladder analyze`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ladders::{choose_ladder, Decision, Grid, MasterShape, Measured, PerTitlePolicy};
+use media::{AnalysisSettings, ChunkGrid, ProbePoint, QualityReport, Rational};
+
+use crate::StageError;
+
+/// Where the title's frames are: its grid and chunking, as planned at ingest.
+pub struct TitleFrames {
+    pub fps: Rational,
+    pub frame_count: u64,
+    pub origin_pts: i64,
+    pub time_base: (i32, i32),
+    pub grid: Grid,
+    pub chunk_frames: u64,
+}
+
+/// The decision and what it cost.
+pub struct Analysis {
+    pub decision: Decision,
+    /// Probed windows (first frame of each).
+    pub windows: Vec<u64>,
+    pub wall_s: f64,
+}
+
+/// Decimations a per-title rung may have: full rate, and the low-rung cap. The grid is
+/// planned for both before the rungs are known, so every choice fits it.
+pub fn possible_decimations(policy: &PerTitlePolicy, fps: Rational) -> Vec<u32> {
+    let f = fps.as_f64();
+    let cap = policy.rungs.low_max_fps;
+    let low = if f > cap * 1.001 {
+        (f / cap - 1e-6).ceil() as u32
+    } else {
+        1
+    };
+    vec![1, low]
+}
+
+/// Probe the title and choose its ladder. `chunk_file(i)` gives a local path to chunk i.
+pub fn analyse(
+    policy: &PerTitlePolicy,
+    shape: MasterShape,
+    t: &TitleFrames,
+    threads: usize,
+    mut chunk_file: impl FnMut(u32) -> Result<PathBuf, StageError>,
+) -> Result<Analysis, StageError> {
+    let started = Instant::now();
+    let idr = t.grid.idr_frames.max(1);
+    let intervals = t.frame_count.div_ceil(idr).max(1);
+    let windows: Vec<u64> = policy
+        .windows(intervals)
+        .into_iter()
+        .map(|w| w * idr)
+        .collect();
+    let points: Vec<ProbePoint> = policy
+        .probe_sizes(shape)
+        .into_iter()
+        .flat_map(|(width, height)| {
+            policy
+                .analysis
+                .crfs
+                .iter()
+                .map(move |&crf| ProbePoint { width, height, crf })
+        })
+        .collect();
+    let settings = AnalysisSettings {
+        preset: policy.analysis.preset.clone(),
+        profile: policy.encode.profile.clone(),
+        vmaf_subsample: policy.analysis.vmaf_subsample,
+        threads,
+    };
+    let mut per_point: Vec<(u64, u64, Vec<QualityReport>)> =
+        points.iter().map(|_| (0, 0, Vec::new())).collect();
+    for &start in &windows {
+        let end = (start + idr).min(t.frame_count);
+        let chunk = (start / t.chunk_frames) as u32;
+        let file = chunk_file(chunk)?;
+        let grid = ChunkGrid {
+            fps: t.fps,
+            origin_pts: t.origin_pts,
+            time_base: t.time_base,
+            start_frame: start,
+            end_frame: end,
+            idr_frames: idr,
+        };
+        let measures = media::analyse_window(&file, grid, &points, &settings)?;
+        for (acc, m) in per_point.iter_mut().zip(measures) {
+            acc.0 += m.bits;
+            acc.1 += m.frames;
+            acc.2.push(m.quality);
+        }
+    }
+    let measured: Vec<Measured> = points
+        .iter()
+        .zip(per_point)
+        .map(|(p, (bits, frames, reports))| {
+            let q = QualityReport::merged(&reports);
+            let seconds = frames as f64 * t.fps.den as f64 / t.fps.num as f64;
+            Measured {
+                width: p.width,
+                height: p.height,
+                crf: p.crf,
+                kbps: bits as f64 / seconds.max(1e-9) / 1000.0,
+                vmaf: q.vmaf_mean,
+                vmaf_p5: q.vmaf_p5,
+                psnr_y: q.psnr_y_mean,
+            }
+        })
+        .collect();
+    let decision = choose_ladder(policy, shape, &measured)
+        .map_err(|e| StageError::Permanent(e.to_string()))?;
+    Ok(Analysis {
+        decision,
+        windows,
+        wall_s: started.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,179 @@
+//! VMAF measurement and per-title ladders: VMAF against itself and against the `vmaf`
+//! tool that libvmaf-sys builds, and easy content getting a cheaper ladder than hard.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::*;
+
+fn ffmpeg(args: &[&str]) {
+    let out = Command::new("ffmpeg")
+        .args(["-y", "-v", "error", "-nostdin"])
+        .args(args)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `vmaf` command-line tool libvmaf-sys built beside this test binary.
+fn vmaf_tool() -> PathBuf {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let mut found: Vec<PathBuf> = Vec::new();
+    for profile in std::fs::read_dir(target).unwrap().flatten() {
+        let build = profile.path().join("build");
+        let Ok(dirs) = std::fs::read_dir(&build) else {
+            continue;
+        };
+        for d in dirs.flatten() {
+            let tool = d.path().join("out/build/tools/vmaf");
+            if d.file_name().to_string_lossy().starts_with("libvmaf-sys-") && tool.is_file() {
+                found.push(tool);
+            }
+        }
+    }
+    found.sort();
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("libvmaf-sys built no vmaf tool under {}", target.display()))
+}
+
+#[test]
+fn vmaf_against_itself_and_against_the_vmaf_tool() {
+    let (m, master) = fixture("h264-24fps-aac");
+    let same = media::compare_files(&master, &master, media::QualityOptions::default()).unwrap();
+    assert!(same.vmaf_mean >= 99.0, "self VMAF {}", same.vmaf_mean);
+    assert_eq!(same.pairs as u64, m.frames);
+
+    // A degraded encode: a quarter of the pixels at a high CRF.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| tmp.path().join(n).to_str().unwrap().to_string();
+    let m_s = master.to_str().unwrap();
+    ffmpeg(&[
+        "-i",
+        m_s,
+        "-vf",
+        "scale=320:180",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "36",
+        &p("dist.mp4"),
+    ]);
+    let ours = media::compare_files(
+        &master,
+        Path::new(&p("dist.mp4")),
+        media::QualityOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(ours.pairs as u64, m.frames);
+    assert!(ours.vmaf_mean < 90.0, "degraded VMAF {}", ours.vmaf_mean);
+
+    // The same pair through the vmaf tool: raw y4m, the distorted one scaled back up
+    // with the same (bicubic) scaler.
+    ffmpeg(&["-i", m_s, "-pix_fmt", "yuv420p", &p("ref.y4m")]);
+    ffmpeg(&[
+        "-i",
+        &p("dist.mp4"),
+        "-vf",
+        "scale=640:360:flags=bicubic",
+        "-pix_fmt",
+        "yuv420p",
+        &p("dist.y4m"),
+    ]);
+    let out = Command::new(vmaf_tool())
+        .args([
+            "-r",
+            &p("ref.y4m"),
+            "-d",
+            &p("dist.y4m"),
+            "--model",
+            "version=vmaf_v0.6.1",
+            "--json",
+            "-o",
+            &p("vmaf.json"),
+            "-q",
+        ])
+        .output()
+        .expect("vmaf runs");
+    assert!(
+        out.status.success(),
+        "vmaf: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("vmaf.json")).unwrap()).unwrap();
+    let tool = json["pooled_metrics"]["vmaf"]["mean"]
+        .as_f64()
+        .expect("pooled mean");
+    assert!(
+        (ours.vmaf_mean - tool).abs() <= 0.5,
+        "ours {:.3} vs vmaf tool {tool:.3}",
+        ours.vmaf_mean
+    );
+}
+
+fn analyze(master: &Path, dir: &Path) -> ladders::Decision {
+    let json = dir.join(format!(
+        "{}.json",
+        master.file_stem().unwrap().to_string_lossy()
+    ));
+    let svg = json.with_extension("svg");
+    let out = vodfarm(&[
+        "ladder",
+        "analyze",
+        master.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("chosen rungs") && stdout.contains("analysis: 1 window"),
+        "{stdout}"
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("convex hull"));
+    serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+}
+
+#[test]
+fn easy_content_gets_a_cheaper_ladder_than_hard_content() {
+    let set = fixtures::content_set(640, 360, 48);
+    let dir = fixture_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str| {
+        set.iter()
+            .find(|m| m.name == name)
+            .unwrap()
+            .write(&dir)
+            .unwrap()
+    };
+    let easy = analyze(&write("slides-360p"), tmp.path());
+    let hard = analyze(&write("high-motion-360p"), tmp.path());
+    let top = |d: &ladders::Decision| d.rungs.last().unwrap().rung.bitrate;
+    assert!(
+        top(&easy) < top(&hard),
+        "easy:\n{}\nhard:\n{}",
+        easy.table(),
+        hard.table()
+    );
+    assert!(
+        easy.rungs.len() <= hard.rungs.len(),
+        "easy:\n{}\nhard:\n{}",
+        easy.table(),
+        hard.table()
+    );
+    // Every point measured, the hull drawn from them.
+    assert_eq!(easy.points.len(), 2 * 4);
+    assert!(!easy.hull.is_empty());
+}
