@@ -140,7 +140,11 @@ fn measure_point(
             .ok_or_else(|| MediaError::Quality {
                 detail: format!("decoded frame pts {pts} outside the window"),
             })?;
-        vmaf.push(r, &up.run(f)?)
+        if vmaf.scores_next() {
+            vmaf.push(r, &up.run(f)?)
+        } else {
+            vmaf.push(r, r)
+        }
     })?;
     Ok(PointMeasure {
         point: p,

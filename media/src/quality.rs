@@ -174,6 +174,12 @@ impl Vmaf {
         Ok(pic)
     }
 
+    /// Whether the next pair will be scored (the others only feed motion, which looks
+    /// at the reference alone, so their distorted picture need not be prepared).
+    pub(crate) fn scores_next(&self) -> bool {
+        self.pairs % self.subsample == 0
+    }
+
     /// Queue one pair; both must be yuv420p at the scorer's size.
     pub(crate) fn push(
         &mut self,

@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod error;
+pub mod evaluate;
 pub mod keys;
 pub mod messages;
 pub mod plan;

@@ -58,6 +58,10 @@ enum Cmd {
         width: u32,
         #[arg(long, default_value_t = 720)]
         height: u32,
+        /// A silent clip of the per-title content set instead (slides, animation,
+        /// slow-pan, dark, film-grain, high-motion), 24 fps.
+        #[arg(long)]
+        content: Option<String>,
     },
 }
 
@@ -80,6 +84,25 @@ enum LadderCmd {
         /// Probe encodes at once. Default: cores.
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// Score two published titles of one master (two ladders) against the master:
+    /// every rendition's measured bitrate and VMAF, and the BD-rate of test vs anchor.
+    Compare {
+        master: PathBuf,
+        #[arg(long, default_value = "./vodfarm-data")]
+        store: PathBuf,
+        /// Title whose ladder is the reference (for example one made with apple-avc).
+        #[arg(long)]
+        anchor: String,
+        /// Title whose ladder is compared with it.
+        #[arg(long)]
+        test: String,
+        /// Score one frame in this many with VMAF.
+        #[arg(long, default_value_t = 1)]
+        subsample: u32,
+        /// Write every figure as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
 }
 
@@ -148,11 +171,39 @@ fn real_main(cli: Cli) -> Result<()> {
             segment_seconds,
             threads,
         }) => analyze(&master, &policy, svg, json, segment_seconds, threads),
+        Cmd::Ladder(LadderCmd::Compare {
+            master,
+            store,
+            anchor,
+            test,
+            subsample,
+            json,
+        }) => compare(&master, &store, &anchor, &test, subsample, json),
         Cmd::Sample {
             out,
             seconds,
             width,
             height,
+            content: Some(name),
+        } => {
+            let clip = fixtures::content_set(width, height, seconds as u64 * 24)
+                .into_iter()
+                .find(|m| m.name == format!("{name}-{height}p"))
+                .with_context(|| {
+                    let names: Vec<&str> = fixtures::CONTENT.iter().map(|c| c.0).collect();
+                    format!("unknown --content '{name}' (known: {})", names.join(", "))
+                })?;
+            clip.write_to(&out)
+                .with_context(|| format!("writing sample master {}", out.display()))?;
+            println!("{}", out.display());
+            Ok(())
+        }
+        Cmd::Sample {
+            out,
+            seconds,
+            width,
+            height,
+            content: None,
         } => {
             let spec = media::SynthSpec {
                 video: format!("testsrc2=size={width}x{height}:rate=24:duration={seconds}"),
@@ -247,6 +298,50 @@ fn analyze(
     }
     if let Some(path) = json {
         std::fs::write(&path, serde_json::to_vec_pretty(&a.decision)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn compare(
+    master: &Path,
+    store_dir: &Path,
+    anchor: &str,
+    test: &str,
+    subsample: u32,
+    json: Option<PathBuf>,
+) -> Result<()> {
+    let store = LocalStore::open(store_dir)?;
+    let opts = media::QualityOptions {
+        threads: std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1),
+        subsample: subsample.max(1),
+    };
+    let mut curves = Vec::new();
+    let mut all = serde_json::Map::new();
+    for t in [anchor, test] {
+        let id = TitleId::parse(t)?;
+        let r = workers::evaluate::rendition_quality(&store, &id, master, opts)
+            .with_context(|| format!("title {t}"))?;
+        println!("{t}:");
+        for x in &r {
+            println!(
+                "  {:<14} {:>4}x{:<5} {:>8.0} kbit/s  VMAF {:6.2}  p5 {:6.2}  PSNR-Y {:5.2}",
+                x.id, x.width, x.height, x.kbps, x.vmaf, x.vmaf_p5, x.psnr_y
+            );
+        }
+        curves.push(workers::evaluate::ladder_curve(&r));
+        all.insert(t.to_string(), serde_json::to_value(&r)?);
+    }
+    let bd = ladders::bd_rate(&curves[0], &curves[1]);
+    match &bd {
+        Ok(v) => println!("BD-rate of {test} against {anchor}: {v:+.1}% (VMAF; negative = fewer bits)"),
+        Err(e) => println!("BD-rate of {test} against {anchor}: not defined ({e})"),
+    }
+    all.insert("bd_rate".into(), bd.as_ref().ok().copied().into());
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_vec_pretty(&all)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

@@ -174,6 +174,6 @@ fn easy_content_gets_a_cheaper_ladder_than_hard_content() {
         hard.table()
     );
     // Every point measured, the hull drawn from them.
-    assert_eq!(easy.points.len(), 2 * 4);
+    assert_eq!(easy.points.len(), 2 * 3);
     assert!(!easy.hull.is_empty());
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Per-title ladder against the fixed Apple AVC ladder, on six 1080p clips of clearly
+# different coding complexity (vodfarm sample --content ...), same encoder settings
+# (x264 veryfast, capped ABR: maxrate 1.5x, bufsize 2x).
+#
+# Per clip: the per-title analysis alone (vodfarm ladder analyze, CPU measured), the
+# final encode of the chosen ladder (the decision written out as a fixed ladder file,
+# so its CPU is the encode's alone; its output is what `run --ladder per-title` makes),
+# the Apple ladder's encode, then VMAF of every rendition against the master at 1080p
+# and BD-rate of per-title against Apple (vodfarm ladder compare).
+#
+# Prints a line per clip and the averages. Targets: average BD-rate <= -20%, no clip
+# above 0%, analysis CPU <= 25% of the final encode's CPU.
+#
+#   scripts/bench-per-title.sh            # 20 s clips, VMAF on every 2nd frame
+#   CLIP_SECONDS=30 VMAF_SUBSAMPLE=1 BENCH_DIR=/tmp/b scripts/bench-per-title.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CLIP_SECONDS=${CLIP_SECONDS:-20}
+VMAF_SUBSAMPLE=${VMAF_SUBSAMPLE:-2}
+CLIPS=${CLIPS:-"slides animation slow-pan dark film-grain high-motion"}
+W=${BENCH_DIR:-$(mktemp -d)}
+mkdir -p "$W"
+cargo build --release -q -p workers
+V=$PWD/target/release/vodfarm
+export VODFARM_LOG=error
+
+cpu() { # seconds of user+system CPU recorded by /usr/bin/time -f "%U %S"
+  awk '{print $1 + $2}' "$1"
+}
+
+for clip in $CLIPS; do
+  m=$W/$clip.mp4
+  [ -f "$m" ] || "$V" sample "$m" --content "$clip" --width 1920 --height 1080 --seconds "$CLIP_SECONDS" >/dev/null
+  /usr/bin/time -f "%U %S" -o "$W/$clip.analysis.cpu" \
+    "$V" ladder analyze "$m" --json "$W/$clip.decision.json" --svg "$W/$clip.svg" >"$W/$clip.analysis.txt"
+  python3 - "$W/$clip.decision.json" "$W/$clip.per-title.toml" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+out = ['name = "per-title-decision"', 'preset = "veryfast"', 'profile = "high"',
+       'rate_control = "abr"', 'maxrate_ratio = 1.5', 'bufsize_ratio = 2.0', 'audio_kbps = 128']
+for r in d["rungs"]:
+    g = r["rung"]
+    out += ["", "[[rung]]", f'width = {g["width"]}', f'height = {g["height"]}', f'kbps = {g["bitrate"] // 1000}']
+    if g["height"] < 720:
+        out.append("max_fps = 30.0")
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+PY
+  rm -rf "$W/store-$clip"
+  /usr/bin/time -f "%U %S" -o "$W/$clip.pt.cpu" \
+    "$V" run "$m" --title pt --store "$W/store-$clip" --ladder "$W/$clip.per-title.toml" >/dev/null 2>"$W/$clip.pt.log"
+  /usr/bin/time -f "%U %S" -o "$W/$clip.apple.cpu" \
+    "$V" run "$m" --title apple --store "$W/store-$clip" --ladder apple-avc >/dev/null 2>"$W/$clip.apple.log"
+  "$V" ladder compare "$m" --store "$W/store-$clip" --anchor apple --test pt \
+    --subsample "$VMAF_SUBSAMPLE" --json "$W/$clip.compare.json" >"$W/$clip.compare.txt"
+  printf '%-12s analysis %6.1f s CPU, per-title encode %6.1f s, apple encode %6.1f s; %s\n' "$clip" \
+    "$(cpu "$W/$clip.analysis.cpu")" "$(cpu "$W/$clip.pt.cpu")" "$(cpu "$W/$clip.apple.cpu")" \
+    "$(grep BD-rate "$W/$clip.compare.txt")"
+done
+
+python3 - "$W" $CLIPS <<'PY'
+import json, sys
+w, clips = sys.argv[1], sys.argv[2:]
+cpu = lambda f: sum(float(x) for x in open(f).read().split())
+rows = []
+print()
+print(f"{'clip':<12} {'BD-rate':>8} {'apple top':>10} {'pt top':>9} {'rungs a/pt':>10} {'analysis/encode CPU':>20}")
+for c in clips:
+    cmp = json.load(open(f"{w}/{c}.compare.json"))
+    a, p = cmp["apple"], cmp["pt"]
+    share = cpu(f"{w}/{c}.analysis.cpu") / cpu(f"{w}/{c}.pt.cpu")
+    bd = cmp["bd_rate"]
+    rows.append((bd, share))
+    top = lambda r: f'{r[-1]["kbps"]:.0f}k/{r[-1]["vmaf"]:.1f}'
+    print(f"{c:<12} {bd if bd is None else f'{bd:+.1f}%':>8} {top(a):>10} {top(p):>9} {len(a):>5}/{len(p):<4} {share*100:>19.1f}%")
+bds = [b for b, _ in rows if b is not None]
+print(f"average BD-rate {sum(bds)/len(bds):+.1f}% over {len(bds)} clips; worst {max(bds):+.1f}%; "
+      f"analysis CPU {sum(s for _, s in rows)/len(rows)*100:.1f}% of the final encode's on average (max {max(s for _, s in rows)*100:.1f}%)")
+print(f"(per clip: top = kbit/s / VMAF of the top rendition; figures in {w})")
+PY
