@@ -33,6 +33,10 @@ pub struct SplitReport {
     pub origin_pts: i64,
     /// The master's video time base (num, den).
     pub time_base: (i32, i32),
+    /// Added to every timestamp written to the chunk files (master time base), so that
+    /// none is negative: NUT cannot store negative times, and FFmpeg's muxer would
+    /// otherwise shift them silently, moving every picture off its frame slot.
+    pub chunk_shift: i64,
     /// Chunk files written, in order; `files[i]` holds chunk `i`.
     pub files: Vec<PathBuf>,
 }
@@ -97,6 +101,8 @@ pub fn split_video(
     let mut gop: Vec<Packet> = Vec::new();
     let mut prev_gop: Vec<Packet> = Vec::new();
     let mut max_index: i64 = -1;
+    // Set from the first packet: decode times rise, so its is the lowest.
+    let mut shift: Option<i64> = None;
 
     let corrupt = |detail: String| MediaError::Corrupt {
         path: master.into(),
@@ -108,6 +114,7 @@ pub fn split_video(
                  writers: &mut std::collections::BTreeMap<u32, ChunkWriter>,
                  files: &mut Vec<PathBuf>,
                  origin: i64,
+                 shift: i64,
                  max_index: &mut i64|
      -> Result<(), MediaError> {
         if gop.is_empty() {
@@ -141,7 +148,7 @@ pub fn split_video(
                     let mut w = open_writer(&path, &params, in_tb)?;
                     // The group before may hold references for our leading pictures.
                     for p in prev_gop.iter() {
-                        write_packet(&mut w, p, in_tb)?;
+                        write_packet(&mut w, p, in_tb, shift)?;
                     }
                     while files.len() <= c as usize {
                         files.push(dir.join(format!("{}.nut", files.len())));
@@ -150,7 +157,7 @@ pub fn split_video(
                 }
                 let w = writers.get_mut(&c).expect("just inserted");
                 for p in gop.iter() {
-                    write_packet(w, p, in_tb)?;
+                    write_packet(w, p, in_tb, shift)?;
                 }
             }
         }
@@ -166,6 +173,11 @@ pub fn split_video(
             return Err(corrupt("video packet without a timestamp".into()));
         }
         let o = *origin.get_or_insert_with(|| packet.pts().or(packet.dts()).unwrap_or(0));
+        let sh = *shift.get_or_insert_with(|| {
+            let first = packet.dts().or(packet.pts()).unwrap_or(0);
+            let lowest = packet.pts().map_or(first, |p| p.min(first));
+            (-lowest).max(0)
+        });
         if packet.is_key() && !gop.is_empty() {
             flush(
                 &mut gop,
@@ -173,6 +185,7 @@ pub fn split_video(
                 &mut writers,
                 &mut files,
                 o,
+                sh,
                 &mut max_index,
             )?;
         }
@@ -185,12 +198,14 @@ pub fn split_video(
         gop.push(packet);
     }
     let o = origin.unwrap_or(0);
+    let sh = shift.unwrap_or(0);
     flush(
         &mut gop,
         &mut prev_gop,
         &mut writers,
         &mut files,
         o,
+        sh,
         &mut max_index,
     )?;
     for (k, mut w) in writers {
@@ -213,6 +228,7 @@ pub fn split_video(
     Ok(SplitReport {
         frame_count,
         origin_pts: o,
+        chunk_shift: sh,
         time_base: tb,
         files,
     })
@@ -236,6 +252,12 @@ fn open_writer(
         ost.set_parameters(params);
         ost.set_time_base(in_tb);
     }
+    // Never shift timestamps behind our back (see `SplitReport::chunk_shift`): a
+    // negative one is then an error, not a picture moved to another frame slot.
+    // SAFETY: a plain field of a context we own, before the header is written.
+    unsafe {
+        (*octx.as_mut_ptr()).avoid_negative_ts = 0; // AVFMT_AVOID_NEG_TS_DISABLED
+    }
     octx.write_header()
         .ctx(|| format!("writing header of {}", path.display()))?;
     let out_tb = octx.stream(0).expect("one stream").time_base();
@@ -246,8 +268,11 @@ fn write_packet(
     w: &mut ChunkWriter,
     p: &Packet,
     in_tb: ffmpeg_next::Rational,
+    shift: i64,
 ) -> Result<(), MediaError> {
     let mut p = p.clone();
+    p.set_pts(p.pts().map(|t| t + shift));
+    p.set_dts(p.dts().map(|t| t + shift));
     p.set_stream(0);
     p.set_position(-1);
     p.rescale_ts(in_tb, w.out_tb);

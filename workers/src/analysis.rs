@@ -14,7 +14,8 @@ use crate::StageError;
 pub struct TitleFrames {
     pub fps: Rational,
     pub frame_count: u64,
-    pub origin_pts: i64,
+    /// Frame 0's time in the chunk files (the master's plus the split's shift).
+    pub chunk_origin: i64,
     pub time_base: (i32, i32),
     pub grid: Grid,
     pub chunk_frames: u64,
@@ -82,7 +83,7 @@ pub fn analyse(
         let file = chunk_file(chunk)?;
         let grid = ChunkGrid {
             fps: t.fps,
-            origin_pts: t.origin_pts,
+            origin_pts: t.chunk_origin,
             time_base: t.time_base,
             start_frame: start,
             end_frame: end,

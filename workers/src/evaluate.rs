@@ -42,7 +42,11 @@ pub fn rendition_quality(
             .list(&prefix)?
             .into_iter()
             .filter_map(|k| {
-                let n = k.strip_prefix(&prefix)?.strip_suffix(".m4s")?.parse().ok()?;
+                let n = k
+                    .strip_prefix(&prefix)?
+                    .strip_suffix(".m4s")?
+                    .parse()
+                    .ok()?;
                 Some((n, k))
             })
             .collect();
@@ -54,14 +58,17 @@ pub fn rendition_quality(
             )));
         }
         let file = tmp.path().join(format!("{}.mp4", r.id));
-        let mut f = std::fs::File::create(&file).map_err(|e| StageError::Transient(e.to_string()))?;
+        let mut f =
+            std::fs::File::create(&file).map_err(|e| StageError::Transient(e.to_string()))?;
         let mut media_bytes = 0u64;
         let init = store.get(&keys::origin(t, &format!("{}/init.mp4", r.id)))?;
-        f.write_all(&init).map_err(|e| StageError::Transient(e.to_string()))?;
+        f.write_all(&init)
+            .map_err(|e| StageError::Transient(e.to_string()))?;
         for (_, k) in &segments {
             let b = store.get(k)?;
             media_bytes += b.len() as u64;
-            f.write_all(&b).map_err(|e| StageError::Transient(e.to_string()))?;
+            f.write_all(&b)
+                .map_err(|e| StageError::Transient(e.to_string()))?;
         }
         drop(f);
         let q = media::compare_files(master, &file, opts)?;

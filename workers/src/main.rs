@@ -257,7 +257,7 @@ fn analyze(
     let frames = workers::analysis::TitleFrames {
         fps: probe.frame_rate,
         frame_count: report.frame_count,
-        origin_pts: report.origin_pts,
+        chunk_origin: report.origin_pts + report.chunk_shift,
         time_base: report.time_base,
         grid,
         chunk_frames,
@@ -336,7 +336,9 @@ fn compare(
     }
     let bd = ladders::bd_rate(&curves[0], &curves[1]);
     match &bd {
-        Ok(v) => println!("BD-rate of {test} against {anchor}: {v:+.1}% (VMAF; negative = fewer bits)"),
+        Ok(v) => {
+            println!("BD-rate of {test} against {anchor}: {v:+.1}% (VMAF; negative = fewer bits)")
+        }
         Err(e) => println!("BD-rate of {test} against {anchor}: not defined ({e})"),
     }
     all.insert("bd_rate".into(), bd.as_ref().ok().copied().into());

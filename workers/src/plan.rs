@@ -75,6 +75,9 @@ pub struct Plan {
     pub frame_count: u64,
     pub origin_pts: i64,
     pub time_base: (i32, i32),
+    /// Added to the master's timestamps in the chunk files (see media::SplitReport).
+    #[serde(default)]
+    pub chunk_shift: i64,
     pub grid: Grid,
     pub chunk_frames: u64,
     pub chunks: Vec<ChunkPlan>,

@@ -177,3 +177,31 @@ fn easy_content_gets_a_cheaper_ladder_than_hard_content() {
     assert_eq!(easy.points.len(), 2 * 3);
     assert!(!easy.hull.is_empty());
 }
+
+/// Every rendition shows the master's pictures at the master's times: a picture
+/// shifted by even one frame drops VMAF far below these bounds on moving test content.
+#[test]
+fn renditions_match_the_master_frame_for_frame() {
+    for name in ["h264-24fps-aac", "mpeg2-29.97fps-ts"] {
+        let (_, master) = fixture(name);
+        let tmp = tempfile::tempdir().unwrap();
+        let out = run_title(&master, "q", tmp.path(), &["--ladder", "apple-avc"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let store = workers::store::LocalStore::open(tmp.path()).unwrap();
+        let t = workers::TitleId::parse("q").unwrap();
+        let opts = media::QualityOptions {
+            threads: 2,
+            subsample: 3,
+        };
+        let r = workers::evaluate::rendition_quality(&store, &t, &master, opts).unwrap();
+        let top = r.last().unwrap();
+        assert!(top.vmaf >= 70.0 && top.vmaf_p5 >= 50.0, "{name}: {r:#?}");
+        for x in &r {
+            assert!(x.vmaf_p5 >= 25.0, "{name}: a picture off its slot? {r:#?}");
+        }
+    }
+}

@@ -48,7 +48,8 @@ pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
         let file = ctx.local_copy(&keys::chunk(t, index), tmp.path())?;
         let grid = ChunkGrid {
             fps: plan.fps,
-            origin_pts: plan.origin_pts,
+            // Frame 0's time in the chunk files.
+            origin_pts: plan.origin_pts + plan.chunk_shift,
             time_base: plan.time_base,
             start_frame: chunk.start_frame,
             end_frame: chunk.end_frame,

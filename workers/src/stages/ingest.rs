@@ -91,7 +91,7 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
             let frames = TitleFrames {
                 fps,
                 frame_count: report.frame_count,
-                origin_pts: report.origin_pts,
+                chunk_origin: report.origin_pts + report.chunk_shift,
                 time_base: report.time_base,
                 grid,
                 chunk_frames,
@@ -112,6 +112,7 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         fps,
         frame_count: report.frame_count,
         origin_pts: report.origin_pts,
+        chunk_shift: report.chunk_shift,
         time_base: report.time_base,
         grid,
         chunk_frames,
