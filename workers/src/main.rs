@@ -193,7 +193,12 @@ fn real_main(cli: Cli) -> Result<()> {
                     let names: Vec<&str> = fixtures::CONTENT.iter().map(|c| c.0).collect();
                     format!("unknown --content '{name}' (known: {})", names.join(", "))
                 })?;
-            clip.write_to(&out)
+            // Rendered beside the target and renamed, so an interrupted run leaves no
+            // partial master under the final name.
+            let tmp = out.with_extension("partial.mp4");
+            clip.write_to(&tmp)
+                .with_context(|| format!("writing sample master {}", out.display()))?;
+            std::fs::rename(&tmp, &out)
                 .with_context(|| format!("writing sample master {}", out.display()))?;
             println!("{}", out.display());
             Ok(())
@@ -217,7 +222,10 @@ fn real_main(cli: Cli) -> Result<()> {
                 container: "mp4".into(),
                 sample_aspect: media::Rational { num: 1, den: 1 },
             };
-            media::render_synthetic(&spec, &out)
+            let tmp = out.with_extension("partial.mp4");
+            media::render_synthetic(&spec, &tmp)
+                .with_context(|| format!("writing sample master {}", out.display()))?;
+            std::fs::rename(&tmp, &out)
                 .with_context(|| format!("writing sample master {}", out.display()))?;
             println!("{}", out.display());
             Ok(())
