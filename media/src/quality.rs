@@ -177,7 +177,7 @@ impl Vmaf {
     /// Whether the next pair will be scored (the others only feed motion, which looks
     /// at the reference alone, so their distorted picture need not be prepared).
     pub(crate) fn scores_next(&self) -> bool {
-        self.pairs % self.subsample == 0
+        self.pairs.is_multiple_of(self.subsample)
     }
 
     /// Queue one pair; both must be yuv420p at the scorer's size.
