@@ -5,8 +5,8 @@
 //! lowest sits where the hull reaches the VMAF floor, but not below `min_kbps` nor
 //! below the cheapest measured point. Between them rungs are spaced evenly in
 //! log-bitrate, no further apart than `step_ratio`, at most `max_rungs`. Each rung
-//! takes the probe size whose curve is highest at its bitrate, and sizes never shrink
-//! as bitrate rises.
+//! takes the probe size whose curve is highest at its bitrate (a curve holds its best
+//! measurement beyond its top point), and sizes never shrink as bitrate rises.
 
 use serde::{Deserialize, Serialize};
 
@@ -95,11 +95,21 @@ pub fn choose_ladder(
     let mut min_height = 0;
     for x in xs {
         let kbps = ((x.exp2() / ROUND_KBPS).round() * ROUND_KBPS).max(ROUND_KBPS);
-        // The size whose curve is highest here; outside every curve's range, the size
-        // of the nearest hull point.
+        // The size whose curve is highest here. Above a curve's measured range its
+        // best measurement holds (more bits do not make a picture worse), a lower
+        // bound; below its range a size is not considered. Outside every curve, the
+        // size of the nearest hull point.
         let best = curves
             .iter()
-            .filter_map(|(s, c)| interpolate(c, x).map(|q| (*s, q)))
+            .filter_map(|(s, c)| {
+                let last = c.last()?;
+                let q = if x > last.0 {
+                    Some(last.1)
+                } else {
+                    interpolate(c, x)
+                };
+                q.map(|q| (*s, q))
+            })
             .filter(|(s, _)| s.1 >= min_height)
             .max_by(|a, b| a.1.total_cmp(&b.1).then(a.0 .1.cmp(&b.0 .1)));
         let (size, q) = match best {

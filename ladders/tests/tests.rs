@@ -224,6 +224,31 @@ mod per_title {
     }
 
     #[test]
+    fn a_small_size_keeps_its_best_quality_just_above_its_range() {
+        // At 150 kbit/s, 234p measured up to 145 kbit/s (VMAF 58) beats 360p (VMAF ~40):
+        // the lowest rung must not switch to 360p only because 234p's range ended.
+        let pts = vec![
+            point(SIZES[4], 1.0, 87.0, 32.0),
+            point(SIZES[4], 2.0, 97.0, 46.0),
+            point(SIZES[4], 3.0, 145.0, 58.3),
+            point(SIZES[3], 1.0, 142.0, 40.1),
+            point(SIZES[3], 2.0, 164.0, 56.0),
+            point(SIZES[3], 3.0, 277.0, 70.8),
+            point(SIZES[0], 1.0, 1076.0, 68.7),
+            point(SIZES[0], 2.0, 7675.0, 91.0),
+        ];
+        let d = choose_ladder(&builtin_policy(), shape(), &pts).unwrap();
+        assert_eq!(d.rungs[0].rung.height, 234, "{}", d.table());
+        for w in d.rungs.windows(2) {
+            assert!(
+                w[1].predicted_vmaf >= w[0].predicted_vmaf - 1e-9,
+                "{}",
+                d.table()
+            );
+        }
+    }
+
+    #[test]
     fn master_smaller_than_every_probe_size() {
         let policy = builtin_policy();
         let small = MasterShape {
