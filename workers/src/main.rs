@@ -658,10 +658,21 @@ fn show_status(store_dir: &Path, title: Option<&str>) -> Result<()> {
             bail!("no title '{t}' in {}", store_dir.display());
         };
         let done = store.list(&keys::done_prefix(&t))?.len();
+        // Parts: every chunk, plus audio when the master has it (known once planned).
+        let parts = store
+            .get(&keys::plan(&t))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Plan>(&b).ok())
+            .map_or(s.chunks, |p| p.parts());
+        let ladder = store
+            .get(&keys::ladder(&t))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<ladders::Decision>(&b).ok())
+            .map(|d| format!(", per-title ladder of {} rungs", d.rungs.len()))
+            .unwrap_or_default();
         println!(
-            "{t}: {:?}, {done} of {} parts encoded, {} renditions{}",
+            "{t}: {:?}, {done} of {parts} parts encoded, {} renditions{ladder}{}",
             s.state,
-            s.chunks + 1,
             s.renditions.len(),
             s.error.map(|e| format!(", error: {e}")).unwrap_or_default()
         );

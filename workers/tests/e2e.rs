@@ -53,6 +53,17 @@ fn check_title(name: &str) {
         String::from_utf8_lossy(&out.stderr).contains("chosen rungs"),
         "no ladder in the run summary"
     );
+    // Status counts every chunk plus audio only when there is audio.
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("work/t/plan.json")).unwrap()).unwrap();
+    let parts = plan["chunks"].as_array().unwrap().len() + usize::from(m.audio);
+    let st = vodfarm(&["status", "t", "--store", store.to_str().unwrap()]);
+    let st = String::from_utf8_lossy(&st.stdout);
+    assert!(
+        st.contains(&format!("Published, {parts} of {parts} parts encoded"))
+            && st.contains("per-title ladder of"),
+        "{st}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("master.m3u8") && stdout.contains("manifest.mpd"),
