@@ -97,6 +97,15 @@ pub fn origin(t: &TitleId, name: &str) -> String {
 pub fn origin_prefix(t: &TitleId) -> String {
     format!("origin/{t}/")
 }
+/// A published title's files with sizes and checksums (computed once: published files
+/// never change).
+pub fn catalogue_entry(t: &TitleId) -> String {
+    format!("control/catalogue/{t}.json")
+}
+/// An appliance's fill plan. Appliance ids are checked by the fleet file's parser.
+pub fn fill_plan(appliance: &str) -> String {
+    format!("control/fill/{}.json", safe(appliance))
+}
 pub fn status(t: &TitleId) -> String {
     format!("control/titles/{t}.json")
 }

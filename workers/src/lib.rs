@@ -9,6 +9,7 @@ pub mod error;
 pub mod evaluate;
 pub mod keys;
 pub mod messages;
+pub mod place;
 pub mod plan;
 pub mod queue;
 pub mod runner;

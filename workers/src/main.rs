@@ -43,6 +43,19 @@ enum Cmd {
         #[arg(long, default_value = "./vodfarm-data")]
         store: PathBuf,
     },
+    /// Plan which published titles go onto which CDN appliances and write each
+    /// appliance's fill plan to control/fill/<appliance>.json (the daily re-plan).
+    Place {
+        /// The fleet: sites, fill windows, appliances (TOML).
+        #[arg(long)]
+        fleet: PathBuf,
+        /// Viewing statistics: JSON object of title id -> popularity (bytes streamed a
+        /// day / title size). Titles not in it get popularity 0.
+        #[arg(long)]
+        stats: Option<PathBuf>,
+        #[arg(long, default_value = "./vodfarm-data")]
+        store: PathBuf,
+    },
     /// Per-title ladder tools.
     #[command(subcommand)]
     Ladder(LadderCmd),
@@ -163,6 +176,11 @@ fn real_main(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Run(args) => run(args),
         Cmd::Status { title, store } => show_status(&store, title.as_deref()),
+        Cmd::Place {
+            fleet,
+            stats,
+            store,
+        } => place(&fleet, stats.as_deref(), &store),
         Cmd::Ladder(LadderCmd::Analyze {
             master,
             policy,
@@ -231,6 +249,51 @@ fn real_main(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn place(fleet: &Path, stats: Option<&Path>, store_dir: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(fleet)
+        .with_context(|| format!("fleet file {}", fleet.display()))?;
+    let fleet_cfg = placement::Fleet::parse(&text)
+        .with_context(|| format!("fleet file {}", fleet.display()))?;
+    let popularity: std::collections::BTreeMap<String, f64> = match stats {
+        Some(p) => serde_json::from_slice(
+            &std::fs::read(p).with_context(|| format!("stats file {}", p.display()))?,
+        )
+        .with_context(|| {
+            format!(
+                "stats file {} (expected {{\"title\": popularity, ...}})",
+                p.display()
+            )
+        })?,
+        None => Default::default(),
+    };
+    let store = LocalStore::open(store_dir)?;
+    let catalogue = workers::place::catalogue(&store, &popularity)?;
+    let placed = workers::place::replan(&store, &fleet_cfg, &catalogue)?;
+    println!(
+        "{} published title(s) planned onto {} appliance(s)",
+        catalogue.titles.len(),
+        placed.len()
+    );
+    for p in placed {
+        println!(
+            "  {:<16} {:<10} {:>4} titles {:>14} of {:>14} bytes; +{} -{} bytes tonight{}",
+            p.appliance,
+            p.site,
+            p.titles,
+            p.bytes,
+            p.capacity_bytes,
+            p.diff.add_bytes,
+            p.diff.remove_bytes,
+            if p.diff.add_bytes > p.window_bytes {
+                " (more than one fill window)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
 }
 
 fn analyze(

@@ -8,5 +8,6 @@ mod support;
 mod bad_input;
 mod crash;
 mod e2e;
+mod place;
 mod players;
 mod quality;
