@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fit::fit_box;
-use crate::preset::PRESETS;
+use crate::fit::{decimation, fit_box};
+use crate::preset::{check_encode, PRESETS};
 use crate::{LadderError, MasterShape};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,10 +90,11 @@ impl PerTitlePolicy {
         if let Some(c) = a.crfs.iter().find(|c| !(0.0..=51.0).contains(*c)) {
             return Err(bad(format!("analysis crf {c} outside 0..=51")));
         }
-        for p in [&a.preset, &self.encode.preset] {
-            if !PRESETS.contains(&p.as_str()) {
-                return Err(bad(format!("preset '{p}' is not an x264 preset")));
-            }
+        if !PRESETS.contains(&a.preset.as_str()) {
+            return Err(bad(format!(
+                "analysis preset '{}' is not an x264 preset",
+                a.preset
+            )));
         }
         if !(0.0..=1.0).contains(&a.sample_share)
             || a.min_windows == 0
@@ -136,24 +137,14 @@ impl PerTitlePolicy {
             )));
         }
         let e = &self.encode;
-        if !["baseline", "main", "high"].contains(&e.profile.as_str()) {
-            return Err(bad(format!(
-                "profile '{}' is not baseline, main or high",
-                e.profile
-            )));
-        }
-        if !(1.0..=4.0).contains(&e.maxrate_ratio) || !(0.5..=8.0).contains(&e.bufsize_ratio) {
-            return Err(bad(format!(
-                "maxrate_ratio {} must be in 1..=4 and bufsize_ratio {} in 0.5..=8",
-                e.maxrate_ratio, e.bufsize_ratio
-            )));
-        }
-        if !(32..=512).contains(&e.audio_kbps) {
-            return Err(bad(format!(
-                "audio_kbps {} is outside 32..=512",
-                e.audio_kbps
-            )));
-        }
+        check_encode(
+            &e.preset,
+            &e.profile,
+            e.maxrate_ratio,
+            e.bufsize_ratio,
+            e.audio_kbps,
+        )
+        .map_err(bad)?;
         Ok(())
     }
 
@@ -177,6 +168,14 @@ impl PerTitlePolicy {
         }
         out.sort_by_key(|s| std::cmp::Reverse(s.1));
         out
+    }
+
+    /// Decimations a per-title rung may get for a master at `fps_num/fps_den`: full
+    /// rate, and the low-rung frame-rate cap. The grid is planned for both before the
+    /// rungs are known, so every choice fits it.
+    pub fn possible_decimations(&self, fps_num: u32, fps_den: u32) -> Vec<u32> {
+        let fps = fps_num as f64 / fps_den as f64;
+        vec![1, decimation(fps, Some(self.rungs.low_max_fps))]
     }
 
     /// Which IDR intervals to probe, out of `intervals` in the title: about

@@ -77,6 +77,35 @@ pub(crate) const PRESETS: &[&str] = &[
     "placebo",
 ];
 
+/// The encoder settings fixed ladders and per-title policies share: the x264 preset and
+/// profile, the VBV caps as ratios of the bitrate, and the audio bitrate.
+pub(crate) fn check_encode(
+    preset: &str,
+    profile: &str,
+    maxrate_ratio: f64,
+    bufsize_ratio: f64,
+    audio_kbps: u32,
+) -> Result<(), String> {
+    if !PRESETS.contains(&preset) {
+        return Err(format!(
+            "preset '{preset}' is not an x264 preset ({})",
+            PRESETS.join(", ")
+        ));
+    }
+    if !["baseline", "main", "high"].contains(&profile) {
+        return Err(format!("profile '{profile}' is not baseline, main or high"));
+    }
+    if !(1.0..=4.0).contains(&maxrate_ratio) || !(0.5..=8.0).contains(&bufsize_ratio) {
+        return Err(format!(
+            "maxrate_ratio {maxrate_ratio} must be in 1..=4 and bufsize_ratio {bufsize_ratio} in 0.5..=8"
+        ));
+    }
+    if !(32..=512).contains(&audio_kbps) {
+        return Err(format!("audio_kbps {audio_kbps} is outside 32..=512"));
+    }
+    Ok(())
+}
+
 impl Ladder {
     /// Parse and validate a ladder file's text.
     pub fn parse(text: &str) -> Result<Self, LadderError> {
@@ -95,32 +124,14 @@ impl Ladder {
         if self.rungs.is_empty() {
             return Err(bad("no rungs".into()));
         }
-        if !PRESETS.contains(&self.preset.as_str()) {
-            return Err(bad(format!(
-                "preset '{}' is not an x264 preset ({})",
-                self.preset,
-                PRESETS.join(", ")
-            )));
-        }
-        if !["baseline", "main", "high"].contains(&self.profile.as_str()) {
-            return Err(bad(format!(
-                "profile '{}' is not baseline, main or high",
-                self.profile
-            )));
-        }
-        if !(1.0..=4.0).contains(&self.maxrate_ratio) || !(0.5..=8.0).contains(&self.bufsize_ratio)
-        {
-            return Err(bad(format!(
-                "maxrate_ratio {} must be in 1..=4 and bufsize_ratio {} in 0.5..=8",
-                self.maxrate_ratio, self.bufsize_ratio
-            )));
-        }
-        if !(32..=512).contains(&self.audio_kbps) {
-            return Err(bad(format!(
-                "audio_kbps {} is outside 32..=512",
-                self.audio_kbps
-            )));
-        }
+        check_encode(
+            &self.preset,
+            &self.profile,
+            self.maxrate_ratio,
+            self.bufsize_ratio,
+            self.audio_kbps,
+        )
+        .map_err(bad)?;
         for (i, r) in self.rungs.iter().enumerate() {
             if r.width < 16 || r.height < 16 || r.width > 8192 || r.height > 8192 {
                 return Err(bad(format!(

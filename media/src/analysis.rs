@@ -11,8 +11,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use ffmpeg_next::{codec, frame, Packet};
 
 use crate::error::Context;
-use crate::quality::{quality_size, QualityOptions, ToSize, Vmaf};
-use crate::video::{decode_slots, encode_rung, EncodedVideo};
+use crate::quality::{quality_size, QualityOptions, Vmaf};
+use crate::video::{decode_slots, encode_rung, EncodedVideo, ToSize};
 use crate::{ChunkGrid, MediaError, QualityReport, RungSettings};
 
 /// One encode of the probing grid.

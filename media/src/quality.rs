@@ -8,10 +8,11 @@
 use std::ffi::CString;
 use std::path::Path;
 
-use ffmpeg_next::{format::Pixel, frame, media, software::scaling};
+use ffmpeg_next::{format::Pixel, frame, media};
 use libvmaf_sys as vm;
 
 use crate::error::Context;
+use crate::video::ToSize;
 use crate::{open_untrusted, MediaError};
 
 /// The VMAF model every score in vodfarm uses.
@@ -300,45 +301,6 @@ pub fn quality_size(w: u32, h: u32) -> (u32, u32) {
         ((w as f64 * s / 2.0).round() as u32 * 2).max(2),
         ((h as f64 * s / 2.0).round() as u32 * 2).max(2),
     )
-}
-
-/// Converts any decoded picture to yuv420p at one size (bicubic), caching the scaler.
-pub(crate) struct ToSize {
-    width: u32,
-    height: u32,
-    scaler: Option<(scaling::Context, (Pixel, u32, u32))>,
-}
-
-impl ToSize {
-    pub(crate) fn new(width: u32, height: u32) -> Self {
-        Self {
-            width,
-            height,
-            scaler: None,
-        }
-    }
-
-    pub(crate) fn run(&mut self, src: &frame::Video) -> Result<frame::Video, MediaError> {
-        let key = (src.format(), src.width(), src.height());
-        if self.scaler.as_ref().map(|s| s.1) != Some(key) {
-            let ctx = scaling::Context::get(
-                src.format(),
-                src.width(),
-                src.height(),
-                Pixel::YUV420P,
-                self.width,
-                self.height,
-                scaling::Flags::BICUBIC,
-            )
-            .ctx(|| "creating scaler".into())?;
-            self.scaler = Some((ctx, key));
-        }
-        let mut out = frame::Video::new(Pixel::YUV420P, self.width, self.height);
-        let sc = &mut self.scaler.as_mut().expect("set above").0;
-        sc.run(src, &mut out).ctx(|| "scaling".into())?;
-        out.set_pts(src.pts());
-        Ok(out)
-    }
 }
 
 /// Decoded frames of a file's best video stream with their time in seconds from the

@@ -261,7 +261,7 @@ pub(crate) fn encode_rung(
     let avcc = crate::annexb::avcc_from_extradata(&extradata)
         .ok_or_else(|| enc_err("global header holds no SPS/PPS".into()))?;
 
-    let mut scaler: Option<(scaling::Context, (Pixel, u32, u32))> = None;
+    let mut scaler = ToSize::new(rung.width, rung.height);
     let mut scaled = frame::Video::new(Pixel::YUV420P, rung.width, rung.height);
     let mut packets = Vec::new();
     let mut pkt = ffmpeg_next::Packet::empty();
@@ -281,22 +281,7 @@ pub(crate) fn encode_rung(
         if !rel.is_multiple_of(d as u64) {
             continue;
         }
-        let key = (src.format(), src.width(), src.height());
-        if scaler.as_ref().map(|s| s.1) != Some(key) {
-            let ctx = scaling::Context::get(
-                src.format(),
-                src.width(),
-                src.height(),
-                Pixel::YUV420P,
-                rung.width,
-                rung.height,
-                scaling::Flags::BICUBIC,
-            )
-            .ctx(|| "creating scaler".into())?;
-            scaler = Some((ctx, key));
-        }
-        let sc = &mut scaler.as_mut().expect("set above").0;
-        sc.run(&src, &mut scaled).ctx(|| "scaling".into())?;
+        scaler.run_into(&src, &mut scaled)?;
         // swscale copies no timestamps and the source's picture type must not leak:
         // only our IDR grid decides keyframes.
         scaled.set_pts(Some((rel / d as u64) as i64));
@@ -373,5 +358,53 @@ impl<E: FnMut(u64, &Arc<frame::Video>) -> bool> Feeder<E> {
                 self.next += 1;
             }
         }
+    }
+}
+
+/// Converts any decoded picture to yuv420p at one size (bicubic), caching the scaler.
+pub(crate) struct ToSize {
+    width: u32,
+    height: u32,
+    scaler: Option<(scaling::Context, (Pixel, u32, u32))>,
+}
+
+impl ToSize {
+    pub(crate) fn new(width: u32, height: u32) -> Self {
+        Self {
+            width,
+            height,
+            scaler: None,
+        }
+    }
+
+    pub(crate) fn run(&mut self, src: &frame::Video) -> Result<frame::Video, MediaError> {
+        let mut out = frame::Video::new(Pixel::YUV420P, self.width, self.height);
+        self.run_into(src, &mut out)?;
+        out.set_pts(src.pts());
+        Ok(out)
+    }
+
+    /// Scale into a frame the caller reuses (timestamps are not copied).
+    pub(crate) fn run_into(
+        &mut self,
+        src: &frame::Video,
+        out: &mut frame::Video,
+    ) -> Result<(), MediaError> {
+        let key = (src.format(), src.width(), src.height());
+        if self.scaler.as_ref().map(|s| s.1) != Some(key) {
+            let ctx = scaling::Context::get(
+                src.format(),
+                src.width(),
+                src.height(),
+                Pixel::YUV420P,
+                self.width,
+                self.height,
+                scaling::Flags::BICUBIC,
+            )
+            .ctx(|| "creating scaler".into())?;
+            self.scaler = Some((ctx, key));
+        }
+        let sc = &mut self.scaler.as_mut().expect("set above").0;
+        sc.run(src, out).ctx(|| "scaling".into())
     }
 }

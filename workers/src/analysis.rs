@@ -29,19 +29,6 @@ pub struct Analysis {
     pub wall_s: f64,
 }
 
-/// Decimations a per-title rung may have: full rate, and the low-rung cap. The grid is
-/// planned for both before the rungs are known, so every choice fits it.
-pub fn possible_decimations(policy: &PerTitlePolicy, fps: Rational) -> Vec<u32> {
-    let f = fps.as_f64();
-    let cap = policy.rungs.low_max_fps;
-    let low = if f > cap * 1.001 {
-        (f / cap - 1e-6).ceil() as u32
-    } else {
-        1
-    };
-    vec![1, low]
-}
-
 /// Probe the title and choose its ladder. `chunk_file(i)` gives a local path to chunk i.
 pub fn analyse(
     policy: &PerTitlePolicy,

@@ -319,7 +319,7 @@ fn analyze(
         shape.fps_num,
         shape.fps_den,
         segment_seconds,
-        &workers::analysis::possible_decimations(&policy, probe.frame_rate),
+        &policy.possible_decimations(probe.frame_rate.num, probe.frame_rate.den),
     )?;
     let chunk_frames = grid.segment_frames * 2;
     let tmp = tempfile::tempdir().context("temporary directory")?;

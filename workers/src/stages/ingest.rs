@@ -60,7 +60,9 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
             .iter()
             .map(|r| r.decimation)
             .collect(),
-        LadderSpec::PerTitle { policy } => analysis::possible_decimations(policy, probe.frame_rate),
+        LadderSpec::PerTitle { policy } => {
+            policy.possible_decimations(probe.frame_rate.num, probe.frame_rate.den)
+        }
     };
     let grid = plan_grid(
         shape.fps_num,
