@@ -22,6 +22,10 @@ pub struct Appliance {
     pub capacity_bytes: u64,
     /// Fill rate from the origin, bit/s.
     pub fill_rate_bps: u64,
+    /// Base URL the appliance serves its cache at (`vodfarm oca serve`); steering
+    /// hands out `<url>/<object key>`. An appliance without one is never steered to.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 fn default_window() -> (u32, u32) {
@@ -41,12 +45,34 @@ pub struct Site {
     /// Fill window in local hours [start, end); 02:00–14:00 unless set.
     #[serde(default = "default_window")]
     pub fill_window: (u32, u32),
+    /// Sites to steer to, in order, when no appliance here holds a title.
+    #[serde(default)]
+    pub nearby: Vec<String>,
     #[serde(rename = "appliance")]
     pub appliances: Vec<Appliance>,
 }
 
 fn default_location() -> String {
     "embedded".into()
+}
+
+/// Content ops' guess of a new title's popularity, given at submit; stands in until
+/// viewing statistics exist for the title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    Hot,
+    Warm,
+    Cold,
+}
+
+/// Popularity a new title of each tier is planned with (same unit as the statistics).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierPopularity {
+    pub hot: f64,
+    pub warm: f64,
+    pub cold: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +83,10 @@ pub struct Fleet {
     /// other title's copy count.
     pub popularity_per_copy: f64,
     pub max_copies: u32,
+    /// Popularity of a new title by its tier hint. Unless set: hot gets the most copies
+    /// (`popularity_per_copy * max_copies`), warm two (`popularity_per_copy`), cold 0.
+    #[serde(default)]
+    pub new_title_popularity: Option<TierPopularity>,
     #[serde(rename = "site")]
     pub sites: Vec<Site>,
 }
@@ -79,8 +109,27 @@ impl Fleet {
                 self.popularity_per_copy, self.max_copies
             ));
         }
+        if let Some(t) = &self.new_title_popularity {
+            for (name, v) in [("hot", t.hot), ("warm", t.warm), ("cold", t.cold)] {
+                if !v.is_finite() || v < 0.0 {
+                    return bad(format!("new_title_popularity.{name} {v} must be 0 or more"));
+                }
+            }
+        }
+        let sites: std::collections::BTreeSet<&str> =
+            self.sites.iter().map(|s| s.id.as_str()).collect();
         let mut ids = std::collections::BTreeSet::new();
         for s in &self.sites {
+            if let Some(n) = s
+                .nearby
+                .iter()
+                .find(|n| !sites.contains(n.as_str()) || **n == s.id)
+            {
+                return bad(format!(
+                    "site {}: nearby site '{n}' is not another site of the fleet",
+                    s.id
+                ));
+            }
             if !ids.insert(s.id.clone()) {
                 return bad(format!("site id '{}' is used twice", s.id));
             }
@@ -121,6 +170,20 @@ impl Fleet {
             }
         }
         Ok(())
+    }
+
+    /// The popularity a new title with this tier hint is planned with.
+    pub fn tier_popularity(&self, tier: Tier) -> f64 {
+        let p = self.new_title_popularity.clone().unwrap_or(TierPopularity {
+            hot: self.popularity_per_copy * self.max_copies as f64,
+            warm: self.popularity_per_copy,
+            cold: 0.0,
+        });
+        match tier {
+            Tier::Hot => p.hot,
+            Tier::Warm => p.warm,
+            Tier::Cold => p.cold,
+        }
     }
 
     pub fn appliance(&self, id: &str) -> Option<(&Site, &Appliance)> {

@@ -13,7 +13,7 @@ mod hash;
 mod plan;
 
 pub use error::PlacementError;
-pub use fleet::{Appliance, ApplianceKind, Fleet, Site};
+pub use fleet::{Appliance, ApplianceKind, Fleet, Site, Tier, TierPopularity};
 pub use hash::rendezvous_score;
 pub use plan::{
     diff, plan, Catalogue, CatalogueFile, CatalogueTitle, FillPlan, PlanDiff, PlannedFile,

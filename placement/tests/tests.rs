@@ -27,12 +27,14 @@ fn fleet(sites: usize, flash: usize, storage: usize, flash_cap: u64, storage_cap
     Fleet {
         popularity_per_copy: 500.0,
         max_copies: 3,
+        new_title_popularity: None,
         sites: (0..sites)
             .map(|s| Site {
                 id: format!("s{s}"),
                 location: "embedded".into(),
                 utc_offset_minutes: 60 * s as i32,
                 fill_window: (2, 14),
+                nearby: Vec::new(),
                 appliances: (0..flash + storage)
                     .map(|a| Appliance {
                         id: format!("s{s}-a{a}"),
@@ -43,6 +45,7 @@ fn fleet(sites: usize, flash: usize, storage: usize, flash_cap: u64, storage_cap
                         },
                         capacity_bytes: if a < flash { flash_cap } else { storage_cap },
                         fill_rate_bps: 1_000_000_000,
+                        url: None,
                     })
                     .collect(),
             })
@@ -112,7 +115,7 @@ proptest! {
         prop_assert_eq!(moved, 0, "adding one title moved {} titles", moved);
 
         let mut f2 = f.clone();
-        f2.sites[0].appliances.push(Appliance { id: "s0-new".into(), kind: ApplianceKind::Storage, capacity_bytes: 10_000_000, fill_rate_bps: 1_000_000_000 });
+        f2.sites[0].appliances.push(Appliance { id: "s0-new".into(), kind: ApplianceKind::Storage, capacity_bytes: 10_000_000, fill_rate_bps: 1_000_000_000, url: None });
         let after = placements(&plan(&f2, &c));
         let moved = before.iter().filter(|(t, a)| after.get(*t) != Some(a)).count();
         // Each storage copy moves with probability about 1/7 (the new appliance's

@@ -106,6 +106,18 @@ pub fn catalogue_entry(t: &TitleId) -> String {
 pub fn fill_plan(appliance: &str) -> String {
     format!("control/fill/{}.json", safe(appliance))
 }
+/// The fleet file placement plans with (TOML, as given to `vodfarm place --fleet`).
+pub fn fleet() -> String {
+    "control/fleet.toml".into()
+}
+/// The latest viewing statistics (title id -> popularity).
+pub fn stats() -> String {
+    "control/stats.json".into()
+}
+/// What an appliance reports it holds, and its health (written by its fill agent).
+pub fn appliance_report(appliance: &str) -> String {
+    format!("control/appliances/{}.json", safe(appliance))
+}
 pub fn status(t: &TitleId) -> String {
     format!("control/titles/{t}.json")
 }

@@ -46,11 +46,14 @@ enum Cmd {
     /// Plan which published titles go onto which CDN appliances and write each
     /// appliance's fill plan to control/fill/<appliance>.json (the daily re-plan).
     Place {
-        /// The fleet: sites, fill windows, appliances (TOML).
+        /// The fleet: sites, fill windows, appliances (TOML). Kept in the store
+        /// (control/fleet.toml) for later re-plans, including the one after each
+        /// publish; the stored one is used when left out.
         #[arg(long)]
-        fleet: PathBuf,
+        fleet: Option<PathBuf>,
         /// Viewing statistics: JSON object of title id -> popularity (bytes streamed a
-        /// day / title size). Titles not in it get popularity 0.
+        /// day / title size). Kept in the store (control/stats.json). Titles not in it
+        /// are planned with their tier hint's popularity, else 0.
         #[arg(long)]
         stats: Option<PathBuf>,
         #[arg(long, default_value = "./vodfarm-data")]
@@ -142,6 +145,14 @@ struct RunArgs {
     /// Segments per chunk (the unit of parallel encoding).
     #[arg(long, default_value_t = 2)]
     chunk_segments: u32,
+    /// Popularity hint for placement until viewing statistics exist: hot, warm, cold.
+    #[arg(long, value_parser = parse_tier)]
+    tier: Option<placement::Tier>,
+}
+
+fn parse_tier(s: &str) -> Result<placement::Tier, String> {
+    serde_json::from_value(serde_json::Value::String(s.into()))
+        .map_err(|_| format!("'{s}' is not a tier (hot, warm, cold)"))
 }
 
 fn main() {
@@ -180,7 +191,7 @@ fn real_main(cli: Cli) -> Result<()> {
             fleet,
             stats,
             store,
-        } => place(&fleet, stats.as_deref(), &store),
+        } => place(fleet.as_deref(), stats.as_deref(), &store),
         Cmd::Ladder(LadderCmd::Analyze {
             master,
             policy,
@@ -251,26 +262,44 @@ fn real_main(cli: Cli) -> Result<()> {
     }
 }
 
-fn place(fleet: &Path, stats: Option<&Path>, store_dir: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(fleet)
-        .with_context(|| format!("fleet file {}", fleet.display()))?;
-    let fleet_cfg = placement::Fleet::parse(&text)
-        .with_context(|| format!("fleet file {}", fleet.display()))?;
-    let popularity: std::collections::BTreeMap<String, f64> = match stats {
-        Some(p) => serde_json::from_slice(
-            &std::fs::read(p).with_context(|| format!("stats file {}", p.display()))?,
-        )
-        .with_context(|| {
-            format!(
-                "stats file {} (expected {{\"title\": popularity, ...}})",
-                p.display()
-            )
-        })?,
-        None => Default::default(),
-    };
+fn place(fleet: Option<&Path>, stats: Option<&Path>, store_dir: &Path) -> Result<()> {
     let store = LocalStore::open(store_dir)?;
-    let catalogue = workers::place::catalogue(&store, &popularity)?;
-    let placed = workers::place::replan(&store, &fleet_cfg, &catalogue)?;
+    // Validate both files before keeping either.
+    let fleet_text = match fleet {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("fleet file {}", f.display()))?;
+            placement::Fleet::parse(&text)
+                .with_context(|| format!("fleet file {}", f.display()))?;
+            Some(text)
+        }
+        None => None,
+    };
+    let stats_bytes = match stats {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("stats file {}", p.display()))?;
+            serde_json::from_slice::<workers::place::Stats>(&bytes).with_context(|| {
+                format!(
+                    "stats file {} (expected {{\"title\": popularity, ...}})",
+                    p.display()
+                )
+            })?;
+            Some(bytes)
+        }
+        None => None,
+    };
+    if let Some(text) = fleet_text {
+        store.put(&keys::fleet(), text.as_bytes())?;
+    }
+    if let Some(bytes) = stats_bytes {
+        store.put(&keys::stats(), &bytes)?;
+    }
+    let Some((catalogue, placed)) = workers::place::replan_stored(&store)? else {
+        bail!(
+            "no fleet in {}: pass --fleet FILE (it is kept for later re-plans)",
+            store_dir.display()
+        );
+    };
     println!(
         "{} published title(s) planned onto {} appliance(s)",
         catalogue.titles.len(),
@@ -536,6 +565,7 @@ fn run(args: RunArgs) -> Result<()> {
         ladder,
         segment_seconds: args.segment_seconds,
         chunk_segments: args.chunk_segments,
+        tier: args.tier,
     };
     match store.get(&keys::request(&title)) {
         Ok(bytes) => {
@@ -650,10 +680,16 @@ fn watch(store: &dyn ObjectStore, queue: &dyn Queue, title: &TitleId) -> Result<
     let package = bar("package", 1);
     let mut idle_polls = 0;
     loop {
+        // Nothing queued or in flight: the title's work (placement included) is over.
+        let busy: usize = runner::QUEUES
+            .iter()
+            .map(|q| queue.depth(q).unwrap_or(0) + queue.in_flight(q).unwrap_or(0))
+            .sum();
         let st = status::read(store, title);
         if let Some(s) = &st {
             match s.state {
-                State::Published => break,
+                // Published, and the place job it sent has run.
+                State::Published if busy == 0 => break,
                 State::Failed => {
                     mp.clear().ok();
                     bail!("{}", s.error.clone().unwrap_or_else(|| "failed".into()));
@@ -681,10 +717,6 @@ fn watch(store: &dyn ObjectStore, queue: &dyn Queue, title: &TitleId) -> Result<
             }
         }
         // Nothing queued or in flight and not finished: a message was dead-lettered.
-        let busy: usize = runner::QUEUES
-            .iter()
-            .map(|q| queue.depth(q).unwrap_or(0) + queue.in_flight(q).unwrap_or(0))
-            .sum();
         idle_polls = if busy == 0 { idle_polls + 1 } else { 0 };
         if idle_polls > 50 {
             bail!(

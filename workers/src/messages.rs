@@ -14,10 +14,23 @@ pub const QUEUE_PACKAGE: &str = "package";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "stage", rename_all = "snake_case")]
 pub enum Job {
-    Ingest { title: TitleId },
-    Encode { title: TitleId, chunk: u32 },
-    Audio { title: TitleId },
-    Package { title: TitleId },
+    Ingest {
+        title: TitleId,
+    },
+    Encode {
+        title: TitleId,
+        chunk: u32,
+    },
+    Audio {
+        title: TitleId,
+    },
+    Package {
+        title: TitleId,
+    },
+    /// Re-plan placement after `title` published.
+    Place {
+        title: TitleId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,7 +76,7 @@ impl Message {
         match self.job {
             Job::Ingest { .. } => QUEUE_INGEST,
             Job::Encode { .. } | Job::Audio { .. } => QUEUE_ENCODE,
-            Job::Package { .. } => QUEUE_PACKAGE,
+            Job::Package { .. } | Job::Place { .. } => QUEUE_PACKAGE,
         }
     }
 
@@ -72,7 +85,8 @@ impl Message {
             Job::Ingest { title }
             | Job::Encode { title, .. }
             | Job::Audio { title }
-            | Job::Package { title } => title,
+            | Job::Package { title }
+            | Job::Place { title } => title,
         }
     }
 }

@@ -15,6 +15,9 @@ pub struct Request {
     pub ladder: LadderSpec,
     pub segment_seconds: f64,
     pub chunk_segments: u32,
+    /// Content ops' popularity hint, used for placement until viewing statistics exist.
+    #[serde(default)]
+    pub tier: Option<placement::Tier>,
 }
 
 /// A fixed ladder, or a per-title policy whose rungs ingest chooses from the title.

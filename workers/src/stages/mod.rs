@@ -79,6 +79,33 @@ pub fn handle(ctx: &Ctx, job: &Job) -> Result<(), StageError> {
         Job::Encode { title, chunk } => encode::run(ctx, title, *chunk),
         Job::Audio { title } => audio::run(ctx, title),
         Job::Package { title } => package::run(ctx, title),
+        Job::Place { title } => place(ctx, title),
+    }
+}
+
+/// The placement stage, run after each publish: re-plan the fleet kept in the store
+/// (nothing to do when none is configured). The title is published whatever happens
+/// here, so a broken fleet file is logged, not turned into a failed title; transient
+/// store errors are retried.
+fn place(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
+    match crate::place::replan_stored(ctx.store.as_ref()) {
+        Ok(Some((catalogue, placed))) => {
+            let holders = placed
+                .iter()
+                .filter(|p| p.diff.add.iter().any(|f| f.title == t.as_str()))
+                .count();
+            tracing::info!(title = %t, titles = catalogue.titles.len(), appliances = placed.len(), new_copies = holders, "placement re-planned");
+            Ok(())
+        }
+        Ok(None) => {
+            tracing::debug!(title = %t, "no fleet configured; nothing to place");
+            Ok(())
+        }
+        Err(StageError::Permanent(e)) => {
+            tracing::error!(title = %t, error = %e, "placement failed; the title stays published; fix the fleet and run `vodfarm place`");
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -5,6 +5,7 @@
 use manifests::{avc_codec_string, AudioTrack, IFrameInfo, Presentation, SegmentInfo, VideoTrack};
 use packager::{cut_segments, init_segment, Codec, SegmentCut, TrackChunk};
 
+use crate::messages::Job;
 use crate::plan::Plan;
 use crate::stages::Ctx;
 use crate::status::{self, State};
@@ -13,6 +14,8 @@ use crate::{keys, StageError, TitleId};
 pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     if ctx.store.exists(&keys::origin(t, "master.m3u8"))? {
         tracing::debug!(title = %t, "already published");
+        // A crash between publishing and sending the place job must not lose it.
+        ctx.send(Job::Place { title: t.clone() })?;
         return Ok(());
     }
     let plan = ctx.plan(t)?;
@@ -82,6 +85,7 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     put_text(ctx, t, "master.m3u8", &manifests::master_playlist(&p))?;
     status::set(ctx.store.as_ref(), t, State::Published, None)?;
     tracing::info!(title = %t, "published");
+    ctx.send(Job::Place { title: t.clone() })?;
     Ok(())
 }
 
