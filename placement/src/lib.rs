@@ -11,6 +11,7 @@ mod error;
 mod fleet;
 mod hash;
 mod plan;
+mod steer;
 
 pub use error::PlacementError;
 pub use fleet::{Appliance, ApplianceKind, Fleet, Site, Tier, TierPopularity};
@@ -18,3 +19,4 @@ pub use hash::rendezvous_score;
 pub use plan::{
     diff, plan, Catalogue, CatalogueFile, CatalogueTitle, FillPlan, PlanDiff, PlannedFile,
 };
+pub use steer::{steer, Steer, Via};

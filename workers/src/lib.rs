@@ -9,12 +9,14 @@ pub mod error;
 pub mod evaluate;
 pub mod keys;
 pub mod messages;
+pub mod oca;
 pub mod place;
 pub mod plan;
 pub mod queue;
 pub mod runner;
 pub mod stages;
 pub mod status;
+pub mod steer;
 pub mod store;
 
 pub use error::StageError;

@@ -59,6 +59,28 @@ enum Cmd {
         #[arg(long, default_value = "./vodfarm-data")]
         store: PathBuf,
     },
+    /// The appliance (Open Connect-style) side: fill agent and cache server.
+    #[command(subcommand)]
+    Oca(OcaCmd),
+    /// The manifest URL a player at SITE should use for a title: an appliance at the
+    /// site that holds it, else at a nearby site, else the origin. With --listen, the
+    /// same as an HTTP endpoint: GET /steer?title=ID&site=SITE[&manifest=hls|dash].
+    Steer {
+        #[arg(long, required_unless_present = "listen")]
+        title: Option<String>,
+        #[arg(long, required_unless_present = "listen")]
+        site: Option<String>,
+        #[arg(long, value_enum, default_value = "hls")]
+        manifest: ManifestArg,
+        /// Base URL the origin's keys are served at (default: the store as a file URL).
+        #[arg(long)]
+        origin_url: Option<String>,
+        /// Serve steering over HTTP at this address instead.
+        #[arg(long, conflicts_with_all = ["title", "site"])]
+        listen: Option<std::net::SocketAddr>,
+        #[arg(long, default_value = "./vodfarm-data")]
+        store: PathBuf,
+    },
     /// Per-title ladder tools.
     #[command(subcommand)]
     Ladder(LadderCmd),
@@ -78,6 +100,42 @@ enum Cmd {
         /// slow-pan, dark, film-grain, high-motion), 24 fps.
         #[arg(long)]
         content: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ManifestArg {
+    Hls,
+    Dash,
+}
+
+#[derive(Subcommand)]
+enum OcaCmd {
+    /// Bring this appliance's cache in line with its fill plan: deletes, then
+    /// downloads (resumed, rate-limited, checksum-verified) inside the site's fill
+    /// window; reports to control/appliances/<ID>.json.
+    Fill {
+        #[arg(long)]
+        appliance: String,
+        /// The appliance's cache directory.
+        #[arg(long)]
+        cache: PathBuf,
+        /// Fill now, whatever the time.
+        #[arg(long)]
+        now: bool,
+        /// At most this many bytes/s (default: the fleet file's fill rate).
+        #[arg(long)]
+        rate: Option<u64>,
+        #[arg(long, default_value = "./vodfarm-data")]
+        store: PathBuf,
+    },
+    /// Serve the cache over HTTP (Range, HEAD, streaming content types, CORS).
+    Serve {
+        #[arg(long)]
+        cache: PathBuf,
+        /// Address to listen at (port 0: any free port; the URL is printed).
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
     },
 }
 
@@ -192,6 +250,31 @@ fn real_main(cli: Cli) -> Result<()> {
             stats,
             store,
         } => place(fleet.as_deref(), stats.as_deref(), &store),
+        Cmd::Oca(OcaCmd::Fill {
+            appliance,
+            cache,
+            now,
+            rate,
+            store,
+        }) => oca_fill(&appliance, &cache, now, rate, &store),
+        Cmd::Oca(OcaCmd::Serve { cache, listen }) => {
+            if !cache.is_dir() {
+                bail!("cache directory {} does not exist", cache.display());
+            }
+            let app = workers::oca::serve::router(&cache);
+            workers::oca::serve::run(app, listen, |addr| {
+                println!("serving {} at http://{addr}", cache.display());
+            })
+            .with_context(|| format!("serving at {listen}"))
+        }
+        Cmd::Steer {
+            title,
+            site,
+            manifest,
+            origin_url,
+            listen,
+            store,
+        } => steer(title, site, manifest, origin_url, listen, &store),
         Cmd::Ladder(LadderCmd::Analyze {
             master,
             policy,
@@ -322,6 +405,101 @@ fn place(fleet: Option<&Path>, stats: Option<&Path>, store_dir: &Path) -> Result
             }
         );
     }
+    Ok(())
+}
+
+fn oca_fill(
+    appliance: &str,
+    cache_dir: &Path,
+    now: bool,
+    rate: Option<u64>,
+    store_dir: &Path,
+) -> Result<()> {
+    if rate == Some(0) {
+        bail!("--rate 0: the rate must be at least 1 byte/s");
+    }
+    let store = LocalStore::open(store_dir)?;
+    let fleet = workers::place::stored_fleet(&store)?.with_context(|| {
+        format!(
+            "no fleet in {}: run `vodfarm place --fleet FILE` first",
+            store_dir.display()
+        )
+    })?;
+    let mut cache = workers::oca::Cache::open(cache_dir)?;
+    let r = workers::oca::fill(
+        &store,
+        &fleet,
+        appliance,
+        &mut cache,
+        &workers::oca::FillOptions { now, rate },
+    )?;
+    let l = &r.last_fill;
+    println!(
+        "{}: fetched {} files ({} bytes, {} resumed), deleted {} files ({} bytes) in {:.1} s; holds {} of {} files, {} title(s): {}",
+        r.appliance,
+        l.fetched_files,
+        l.fetched_bytes,
+        l.resumed_files,
+        l.deleted_files,
+        l.deleted_bytes,
+        l.seconds,
+        r.held_files,
+        r.plan_files,
+        r.held_titles.len(),
+        r.held_titles.join(", ")
+    );
+    if let Some(why) = &l.stopped {
+        println!("{}: stopped: {why}", r.appliance);
+    }
+    if !r.health.ok {
+        bail!(
+            "{} file(s) could not be filled; first: {}",
+            r.health.errors.len(),
+            r.health.errors[0]
+        );
+    }
+    Ok(())
+}
+
+fn steer(
+    title: Option<String>,
+    site: Option<String>,
+    manifest: ManifestArg,
+    origin_url: Option<String>,
+    listen: Option<std::net::SocketAddr>,
+    store_dir: &Path,
+) -> Result<()> {
+    let store = Arc::new(LocalStore::open(store_dir)?);
+    let origin_url = match origin_url {
+        Some(u) => u,
+        None => format!(
+            "file://{}",
+            std::fs::canonicalize(store_dir)
+                .with_context(|| format!("store {}", store_dir.display()))?
+                .display()
+        ),
+    };
+    if let Some(addr) = listen {
+        let app = workers::steer::router(store, origin_url);
+        return workers::oca::serve::run(app, addr, |a| {
+            println!("steering at http://{a}/steer");
+        })
+        .with_context(|| format!("serving at {addr}"));
+    }
+    let manifest = match manifest {
+        ManifestArg::Hls => workers::steer::Manifest::Hls,
+        ManifestArg::Dash => workers::steer::Manifest::Dash,
+    };
+    let (title, site) = (title.unwrap_or_default(), site.unwrap_or_default());
+    let a = workers::steer::steer(store.as_ref(), &title, &site, manifest, &origin_url)?;
+    println!("{}", a.url);
+    eprintln!(
+        "via {:?}{}",
+        a.via,
+        a.appliance
+            .map(|id| format!(": appliance {id} at site {}", a.site.unwrap_or_default()))
+            .unwrap_or_default()
+    );
     Ok(())
 }
 

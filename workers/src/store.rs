@@ -3,7 +3,7 @@
 //! layout. Puts are atomic (write to a temporary file, then rename), so a crash never
 //! leaves a half-written object under its real key.
 
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,9 @@ pub trait ObjectStore: Send + Sync {
     fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
     /// Download to a local file (streamed).
     fn get_to_file(&self, key: &str, path: &Path) -> Result<(), StoreError>;
+    /// Stream the object from byte `offset` to its end (S3: a ranged GET), so that an
+    /// interrupted download resumes where it stopped.
+    fn read_from(&self, key: &str, offset: u64) -> Result<Box<dyn Read + Send>, StoreError>;
     fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Create `key` only if absent (S3 `If-None-Match: *`). True if this call created it.
     fn create_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool, StoreError>;
@@ -114,6 +117,12 @@ impl ObjectStore for LocalStore {
     fn get_to_file(&self, key: &str, dst: &Path) -> Result<(), StoreError> {
         std::fs::copy(self.path(key), dst).map_err(io("get", key))?;
         Ok(())
+    }
+
+    fn read_from(&self, key: &str, offset: u64) -> Result<Box<dyn Read + Send>, StoreError> {
+        let mut f = std::fs::File::open(self.path(key)).map_err(io("get", key))?;
+        f.seek(SeekFrom::Start(offset)).map_err(io("get", key))?;
+        Ok(Box::new(f))
     }
 
     fn exists(&self, key: &str) -> Result<bool, StoreError> {
