@@ -5,6 +5,9 @@
 // and the server logged no 4xx/5xx. Prints one JSON line per case; exits 1 on failure.
 //
 // usage: node play.mjs ORIGIN_DIR LOWEST_HEIGHT
+//        node play.mjs --via MANIFEST_URL LOWEST_HEIGHT
+// With --via, only hls.js plays, from MANIFEST_URL (an appliance, say): every request
+// the page makes for media must go to that URL's host and succeed, none to this server.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,9 +17,11 @@ import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const [origin, lowestArg] = process.argv.slice(2);
-if (!origin || !lowestArg) {
-  console.error('usage: node play.mjs ORIGIN_DIR LOWEST_HEIGHT');
+const args = process.argv.slice(2);
+const via = args[0] === '--via' ? args.splice(0, 2)[1] : null;
+const [origin, lowestArg] = via ? [null, args[0]] : args;
+if ((!origin && !via) || !lowestArg) {
+  console.error('usage: node play.mjs ORIGIN_DIR LOWEST_HEIGHT | --via MANIFEST_URL LOWEST_HEIGHT');
   process.exit(2);
 }
 const lowest = Number(lowestArg);
@@ -63,7 +68,7 @@ const server = http.createServer((req, res) => {
   let file = null; let body = null;
   if (url.pathname === '/page.html') body = Buffer.from(page);
   else if (url.pathname.startsWith('/lib/') && libs[url.pathname.slice(5)]) file = path.join(here, libs[url.pathname.slice(5)]);
-  else if (url.pathname.startsWith('/origin/')) {
+  else if (origin && url.pathname.startsWith('/origin/')) {
     const rel = decodeURIComponent(url.pathname.slice(8));
     if (!rel.split('/').includes('..')) file = path.join(origin, rel);
   }
@@ -89,13 +94,18 @@ const ctx = await chromium.launchPersistentContext(dir, {
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
 });
-const cases = [['hls.js', 'master.m3u8'], ['dash.js', 'manifest.mpd'], ['shaka', 'master.m3u8'], ['shaka', 'manifest.mpd']];
+const cases = via ? [['hls.js', via]]
+  : [['hls.js', 'master.m3u8'], ['dash.js', 'manifest.mpd'], ['shaka', 'master.m3u8'], ['shaka', 'manifest.mpd']];
 let failed = false;
 for (const [player, manifest] of cases) {
   const page = await ctx.newPage();
   const first = log.length;
+  // Every request the page makes that is not for the page or the player libraries.
+  const media = [];
+  page.on('requestfinished', async (r) => { const res = await r.response(); media.push({ url: r.url(), status: res ? res.status() : 0 }); });
+  page.on('requestfailed', (r) => media.push({ url: r.url(), status: 0 }));
   await page.goto(`${base}/page.html`);
-  await page.evaluate(([p, u]) => window.start(p, u), [player, `${base}/origin/${manifest}`]);
+  await page.evaluate(([p, u]) => window.start(p, u), [player, via ? manifest : `${base}/origin/${manifest}`]);
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   let s = await page.evaluate(() => window.state());
   const deadline = Date.now() + 30000;
@@ -108,14 +118,24 @@ for (const [player, manifest] of cases) {
     if (s.t >= 5 && switched) break;
   }
   const bad = log.slice(first).filter((r) => r.status >= 400);
-  const ok = s.t >= 5 && s.frames > 0 && s.w > 0 && s.h > 0 && switched && bad.length === 0 && s.errors.length === 0;
+  let viaOk = true; let served = {};
+  if (via) {
+    // Media requests: everything but this server's page and libraries.
+    const host = new URL(via).origin;
+    const others = media.filter((r) => /^https?:/.test(r.url) && !r.url.startsWith(base + '/'));
+    const elsewhere = others.filter((r) => !r.url.startsWith(host + '/') || r.status === 0 || r.status >= 400);
+    served = { byVia: others.length, segments: others.filter((r) => r.url.endsWith('.m4s')).length, elsewhere: elsewhere.slice(0, 5) };
+    const fromHere = log.slice(first).filter((r) => r.path.startsWith('/origin/'));
+    viaOk = elsewhere.length === 0 && served.segments > 0 && fromHere.length === 0;
+  }
+  const ok = s.t >= 5 && s.frames > 0 && s.w > 0 && s.h > 0 && switched && bad.length === 0 && s.errors.length === 0 && viaOk;
   failed ||= !ok;
-  console.log(JSON.stringify({ player, manifest, ok, currentTime: s.t, decodedFrames: s.frames, width: s.w, height: s.h, switchedToLowest: switched, httpErrors: bad, playerErrors: s.errors }));
+  console.log(JSON.stringify({ player, manifest, ok, currentTime: s.t, decodedFrames: s.frames, width: s.w, height: s.h, switchedToLowest: switched, httpErrors: bad, playerErrors: s.errors, ...(via ? { served } : {}) }));
   await page.close();
 }
 await ctx.close();
 // FFmpeg over HTTP as a second, non-browser client of both manifests.
-for (const manifest of ['master.m3u8', 'manifest.mpd']) {
+for (const manifest of via ? [] : ['master.m3u8', 'manifest.mpd']) {
   const first = log.length;
   const { code, stderr } = await new Promise((done) => {
     const p = spawn('ffmpeg', ['-v', 'error', '-nostdin', '-i', `${base}/origin/${manifest}`, '-map', '0', '-f', 'null', '-']);

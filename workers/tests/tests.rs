@@ -8,6 +8,7 @@ mod support;
 mod bad_input;
 mod crash;
 mod e2e;
+mod oca;
 mod place;
 mod players;
 mod quality;

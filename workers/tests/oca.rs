@@ -1,0 +1,297 @@
+//! The appliance path end to end: a fleet kept in the store, three titles published
+//! with tiers hot, warm and cold (each publish re-plans), two appliances filled with
+//! --now (one fill killed mid-file and resumed with a ranged read), checksums checked
+//! against the origin, a third appliance outside its fill window fetching nothing,
+//! steering to the hot title's appliance (and from a nearby site), hls.js playing it
+//! from the appliance with every media request served there, and a re-plan whose
+//! fill deletes what the plan dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::Digest;
+
+use crate::support::*;
+
+/// A running `vodfarm oca serve`, stopped on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(cache: &Path) -> Server {
+    std::fs::create_dir_all(cache).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vodfarm"))
+        .args(["oca", "serve", "--listen", "127.0.0.1:0", "--cache"])
+        .arg(cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vodfarm oca serve starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .rsplit_once(" at ")
+        .map(|(_, u)| u.to_string())
+        .unwrap_or_else(|| panic!("oca serve did not start: {line:?}"));
+    Server { child, url }
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn json(path: PathBuf) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
+        .unwrap()
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn tiers_fill_resume_steer_and_play_through_an_appliance() {
+    let (_, master) = fixture("h264-24fps-aac");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let st = store.to_str().unwrap();
+    let flash_cache = tmp.path().join("lon-flash");
+    let storage_cache = tmp.path().join("lon-store");
+    let flash = serve(&flash_cache);
+
+    // The Paris site's window is closed now: it starts two hours from now (UTC+0).
+    let hour = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600)
+        % 24;
+    let fleet = format!(
+        r#"
+popularity_per_copy = 100.0
+max_copies = 2
+[[site]]
+id = "lon"
+[[site.appliance]]
+id = "lon-flash"
+kind = "flash"
+capacity_bytes = 1000000
+fill_rate_bps = 300000000
+url = "{}"
+[[site.appliance]]
+id = "lon-store"
+kind = "storage"
+capacity_bytes = 10000000
+fill_rate_bps = 1200000000
+url = "http://127.0.0.1:9"
+[[site]]
+id = "par"
+nearby = ["lon"]
+fill_window = [{}, {}]
+[[site.appliance]]
+id = "par-store"
+kind = "storage"
+capacity_bytes = 10000000
+fill_rate_bps = 1200000000
+"#,
+        flash.url,
+        (hour + 2) % 24,
+        (hour + 3) % 24
+    );
+    let fleet_file = tmp.path().join("fleet.toml");
+    std::fs::write(&fleet_file, fleet).unwrap();
+    let out = ok(vodfarm(&[
+        "place",
+        "--fleet",
+        fleet_file.to_str().unwrap(),
+        "--store",
+        st,
+    ]));
+    assert!(out.contains("0 published title(s)"), "{out}");
+
+    // Publishing re-plans: no `place` call between the runs and the fills.
+    for tier in ["hot", "warm", "cold"] {
+        ok(run_title(
+            &master,
+            tier,
+            &store,
+            &["--ladder", "benchmark", "--tier", tier],
+        ));
+    }
+    let plan = |id: &str| json(store.join(format!("control/fill/{id}.json")));
+    assert_eq!(strings(&plan("lon-flash")["titles"]), ["hot"]);
+    assert_eq!(strings(&plan("lon-store")["titles"]), ["warm", "cold"]);
+
+    // The flash appliance fills whole.
+    let fill = |id: &str, cache: &Path, extra: &[&str]| {
+        let mut args = vec!["oca", "fill", "--appliance", id, "--store", st, "--cache"];
+        args.push(cache.to_str().unwrap());
+        args.extend_from_slice(extra);
+        ok(vodfarm(&args));
+        json(store.join(format!("control/appliances/{id}.json")))
+    };
+    let r = fill("lon-flash", &flash_cache, &["--now"]);
+    assert_eq!(strings(&r["held_titles"]), ["hot"]);
+    assert!(r["health"]["ok"].as_bool().unwrap(), "{r}");
+
+    // The storage fill is killed in the middle of a file, then resumed from there.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vodfarm"))
+        .args([
+            "oca",
+            "fill",
+            "--appliance",
+            "lon-store",
+            "--now",
+            "--rate",
+            "20000",
+        ])
+        .args(["--store", st, "--cache"])
+        .arg(&storage_cache)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !has_partial(&storage_cache.join(".partial")) {
+        assert!(Instant::now() < deadline, "no partial download appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let r = fill("lon-store", &storage_cache, &["--now"]);
+    assert!(
+        r["last_fill"]["resumed_files"].as_u64().unwrap() >= 1,
+        "{r}"
+    );
+    assert!(r["last_fill"]["resumed_bytes"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(strings(&r["held_titles"]), ["cold", "warm"]);
+    assert_eq!(r["missing_files"], 0, "{r}");
+
+    // Every cached file is the origin's, byte for byte, and nothing else is cached.
+    for (cache, titles) in [
+        (&flash_cache, vec!["hot"]),
+        (&storage_cache, vec!["warm", "cold"]),
+    ] {
+        let mut want = Vec::new();
+        for t in titles {
+            want.extend(files(&store.join("origin").join(t), &store));
+        }
+        want.sort();
+        assert_eq!(files(cache, cache), want);
+        for key in &want {
+            assert_eq!(
+                sha(&cache.join(key)),
+                sha(&store.join(key)),
+                "{key} differs from the origin"
+            );
+        }
+    }
+
+    // Outside its window an appliance fetches nothing.
+    let r = fill("par-store", &tmp.path().join("par-store"), &[]);
+    assert_eq!(r["last_fill"]["fetched_files"], 0, "{r}");
+    assert_eq!(r["last_fill"]["window"], "closed", "{r}");
+
+    // Steering: the hot title from the London flash appliance, also for Paris (nearby).
+    let steer = |title: &str, site: &str| {
+        ok(vodfarm(&[
+            "steer", "--title", title, "--site", site, "--store", st,
+        ]))
+        .trim()
+        .to_string()
+    };
+    let hot_url = format!("{}/origin/hot/master.m3u8", flash.url);
+    assert_eq!(steer("hot", "lon"), hot_url);
+    assert_eq!(steer("hot", "par"), hot_url);
+
+    // hls.js plays it from the appliance; every media request is served there.
+    let players = Path::new(env!("CARGO_MANIFEST_DIR")).join("../players");
+    assert!(
+        players.join("node_modules/playwright-core").is_dir(),
+        "players/node_modules missing: run `npm ci` in players/ (scripts/test.sh does)"
+    );
+    let out = Command::new("node")
+        .current_dir(&players)
+        .args(["play.mjs", "--via", &hot_url, "360"])
+        .output()
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && report.contains("\"ok\":true"),
+        "hls.js through the appliance:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // New statistics make the cold title the hottest: the flash fill deletes the old
+    // hot title, and steering stops sending its players to an appliance without it.
+    let stats = tmp.path().join("stats.json");
+    std::fs::write(&stats, r#"{"cold": 1000.0, "hot": 1.0, "warm": 1.0}"#).unwrap();
+    ok(vodfarm(&[
+        "place",
+        "--stats",
+        stats.to_str().unwrap(),
+        "--store",
+        st,
+    ]));
+    let r = fill("lon-flash", &flash_cache, &["--now"]);
+    assert_eq!(strings(&r["held_titles"]), ["cold"]);
+    assert!(r["last_fill"]["deleted_files"].as_u64().unwrap() > 0, "{r}");
+    assert!(!flash_cache.join("origin/hot").exists());
+    assert!(
+        steer("hot", "lon").starts_with("file://"),
+        "origin expected"
+    );
+}
+
+fn has_partial(dir: &Path) -> bool {
+    files(dir, dir)
+        .iter()
+        .any(|k| std::fs::metadata(dir.join(k)).is_ok_and(|m| m.len() > 0))
+}
+
+/// Files under `dir` (dot names skipped), as paths relative to `base`.
+fn files(dir: &Path, base: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files(&p, base));
+        } else {
+            out.push(p.strip_prefix(base).unwrap().display().to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn sha(p: &Path) -> String {
+    hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+}
