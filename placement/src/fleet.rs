@@ -28,6 +28,10 @@ pub struct Appliance {
     pub url: Option<String>,
 }
 
+fn default_hysteresis() -> f64 {
+    0.5
+}
+
 fn default_window() -> (u32, u32) {
     (2, 14)
 }
@@ -87,6 +91,11 @@ pub struct Fleet {
     /// (`popularity_per_copy * max_copies`), warm two (`popularity_per_copy`), cold 0.
     #[serde(default)]
     pub new_title_popularity: Option<TierPopularity>,
+    /// A title a site's storage already holds is ranked as if `1 + hysteresis` times
+    /// as popular when the site is re-planned: it keeps its place unless something
+    /// clearly more popular needs the room (lower churn, one fill a night).
+    #[serde(default = "default_hysteresis")]
+    pub hysteresis: f64,
     #[serde(rename = "site")]
     pub sites: Vec<Site>,
 }
@@ -107,6 +116,12 @@ impl Fleet {
             return bad(format!(
                 "popularity_per_copy {} must be positive and max_copies {} in 1..=16",
                 self.popularity_per_copy, self.max_copies
+            ));
+        }
+        if !self.hysteresis.is_finite() || !(0.0..=10.0).contains(&self.hysteresis) {
+            return bad(format!(
+                "hysteresis {} must be within 0..=10",
+                self.hysteresis
             ));
         }
         if let Some(t) = &self.new_title_popularity {

@@ -17,6 +17,7 @@ pub use error::PlacementError;
 pub use fleet::{Appliance, ApplianceKind, Fleet, Site, Tier, TierPopularity};
 pub use hash::rendezvous_score;
 pub use plan::{
-    diff, plan, Catalogue, CatalogueFile, CatalogueTitle, FillPlan, PlanDiff, PlannedFile,
+    diff, plan, plan_from, Catalogue, CatalogueFile, CatalogueTitle, FillPlan, PlanDiff,
+    PlannedFile,
 };
 pub use steer::{steer, Steer, Via};

@@ -64,56 +64,138 @@ fn ranked(c: &Catalogue) -> Vec<&CatalogueTitle> {
     t
 }
 
+/// The popularity order with the titles in `held` ranked as if `keep` times as
+/// popular: a merge of two lists that are each already in order, so no sort.
+fn with_bonus<'a>(
+    order: &[&'a CatalogueTitle],
+    held: impl Fn(&str) -> bool,
+    keep: f64,
+) -> Vec<&'a CatalogueTitle> {
+    let (kept, rest): (Vec<&CatalogueTitle>, Vec<&CatalogueTitle>) =
+        order.iter().copied().partition(|t| held(&t.id));
+    let mut out = Vec::with_capacity(order.len());
+    let (mut i, mut j) = (0, 0);
+    while i < kept.len() || j < rest.len() {
+        let take_kept =
+            j == rest.len() || (i < kept.len() && kept[i].popularity * keep >= rest[j].popularity);
+        if take_kept {
+            out.push(kept[i]);
+            i += 1;
+        } else {
+            out.push(rest[j]);
+            j += 1;
+        }
+    }
+    out
+}
+
 fn copies(fleet: &Fleet, popularity: f64, tier_size: usize) -> usize {
     let c = 1 + (popularity.max(0.0) / fleet.popularity_per_copy).floor() as usize;
     c.min(fleet.max_copies as usize).min(tier_size).max(1)
 }
 
-/// Place `title` on up to `n` appliances of `tier` (ids with free bytes), by rendezvous
-/// score; returns the appliances used (none if no copy fits).
-fn place(title: &CatalogueTitle, n: usize, tier: &mut [(String, u64)]) -> Vec<String> {
-    let size = title.bytes();
-    let mut order: Vec<usize> = (0..tier.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse((rendezvous_score(&tier[i].0, &title.id), i)));
-    let mut used = Vec::new();
-    for i in order {
-        if used.len() == n {
-            break;
-        }
-        if tier[i].1 >= size {
-            tier[i].1 -= size;
-            used.push(tier[i].0.clone());
-        }
-    }
-    used
+/// One tier of a site during planning: appliance ids with their free bytes, and
+/// which titles each held in the previous plan.
+struct Tier<'a> {
+    free: Vec<(String, u64)>,
+    before: Vec<BTreeSet<&'a str>>,
+    /// Every title the tier held (one lookup instead of one per appliance).
+    any: std::collections::HashSet<&'a str>,
 }
 
-fn plan_site(fleet: &Fleet, site: &Site, titles: &[&CatalogueTitle]) -> Vec<FillPlan> {
-    let tier = |k: ApplianceKind| -> Vec<(String, u64)> {
-        site.appliances
+impl<'a> Tier<'a> {
+    fn new(site: &Site, kind: ApplianceKind, previous: &'a BTreeMap<String, FillPlan>) -> Self {
+        let apps: Vec<_> = site.appliances.iter().filter(|a| a.kind == kind).collect();
+        let before: Vec<BTreeSet<&str>> = apps
             .iter()
-            .filter(|a| a.kind == k)
-            .map(|a| (a.id.clone(), a.capacity_bytes))
-            .collect()
-    };
-    let mut flash = tier(ApplianceKind::Flash);
-    let mut storage = tier(ApplianceKind::Storage);
-    let mut held: BTreeMap<String, Vec<&CatalogueTitle>> = BTreeMap::new();
-    let mut flash_open = !flash.is_empty();
-    for t in titles {
-        if flash_open {
-            let used = place(t, copies(fleet, t.popularity, flash.len()), &mut flash);
-            if used.is_empty() {
-                // Nothing less popular may go to flash from here on.
-                flash_open = false;
-            } else {
-                for a in used {
-                    held.entry(a).or_default().push(t);
-                }
-                continue;
+            .map(|a| {
+                previous
+                    .get(&a.id)
+                    .map(|p| p.titles.iter().map(String::as_str).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        Tier {
+            free: apps
+                .iter()
+                .map(|a| (a.id.clone(), a.capacity_bytes))
+                .collect(),
+            any: before.iter().flatten().copied().collect(),
+            before,
+        }
+    }
+
+    fn held(&self, title: &str) -> bool {
+        self.any.contains(title)
+    }
+
+    /// Place `title` on up to `n` appliances: those that held it before first (so a
+    /// re-plan does not move it), then by rendezvous score; returns the appliances
+    /// used (none if no copy fits).
+    fn place(&mut self, title: &CatalogueTitle, n: usize) -> Vec<String> {
+        let size = title.bytes();
+        // Most titles of a big catalogue fit nowhere once the tier is full.
+        if self.free.iter().all(|(_, f)| *f < size) {
+            return Vec::new();
+        }
+        let mut order: Vec<usize> = (0..self.free.len()).collect();
+        order.sort_by_key(|&i| {
+            std::cmp::Reverse((
+                self.before[i].contains(title.id.as_str()),
+                rendezvous_score(&self.free[i].0, &title.id),
+                i,
+            ))
+        });
+        let mut used = Vec::new();
+        for i in order {
+            if used.len() == n {
+                break;
+            }
+            if self.free[i].1 >= size {
+                self.free[i].1 -= size;
+                used.push(self.free[i].0.clone());
             }
         }
-        for a in place(t, copies(fleet, t.popularity, storage.len()), &mut storage) {
+        used
+    }
+}
+
+fn plan_site(
+    fleet: &Fleet,
+    site: &Site,
+    order: &[&CatalogueTitle],
+    previous: &BTreeMap<String, FillPlan>,
+) -> Vec<FillPlan> {
+    let mut flash = Tier::new(site, ApplianceKind::Flash, previous);
+    let mut storage = Tier::new(site, ApplianceKind::Storage, previous);
+    let mut held: BTreeMap<String, Vec<&CatalogueTitle>> = BTreeMap::new();
+    let mut on_flash = BTreeSet::new();
+    // A title a tier already holds ranks as if `1 + hysteresis` times as popular, so
+    // that titles near the edge of what fits do not swap in and out day by day.
+    let keep = 1.0 + fleet.hysteresis;
+    // Flash: the most popular titles, in that order, until one does not fit; so flash
+    // never holds a title less popular than one left on storage alone (beyond the
+    // hysteresis factor for titles it already held).
+    if !flash.free.is_empty() {
+        for t in with_bonus(order, |id| flash.held(id), keep) {
+            let used = flash.place(t, copies(fleet, t.popularity, flash.free.len()));
+            if used.is_empty() {
+                break;
+            }
+            on_flash.insert(t.id.as_str());
+            for a in used {
+                held.entry(a).or_default().push(t);
+            }
+        }
+    }
+    // Storage: the rest, as many as fit.
+    let rest: Vec<&CatalogueTitle> = with_bonus(order, |id| storage.held(id), keep)
+        .into_iter()
+        .filter(|t| !on_flash.contains(t.id.as_str()))
+        .collect();
+    for t in rest {
+        let n = copies(fleet, t.popularity, storage.free.len());
+        for a in storage.place(t, n) {
             held.entry(a).or_default().push(t);
         }
     }
@@ -146,11 +228,22 @@ fn plan_site(fleet: &Fleet, site: &Site, titles: &[&CatalogueTitle]) -> Vec<Fill
 
 /// Fill plans for every appliance of the fleet, by appliance id.
 pub fn plan(fleet: &Fleet, catalogue: &Catalogue) -> BTreeMap<String, FillPlan> {
-    let titles = ranked(catalogue);
+    plan_from(fleet, catalogue, &BTreeMap::new())
+}
+
+/// Fill plans made knowing the previous ones: titles stay on the appliances that
+/// hold them, and storage keeps what it holds unless something clearly more popular
+/// (by the fleet's hysteresis) needs the room.
+pub fn plan_from(
+    fleet: &Fleet,
+    catalogue: &Catalogue,
+    previous: &BTreeMap<String, FillPlan>,
+) -> BTreeMap<String, FillPlan> {
+    let order = ranked(catalogue);
     fleet
         .sites
         .iter()
-        .flat_map(|s| plan_site(fleet, s, &titles))
+        .flat_map(|s| plan_site(fleet, s, &order, previous))
         .map(|p| (p.appliance.clone(), p))
         .collect()
 }

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use placement::{
-    diff, plan, Appliance, ApplianceKind, Catalogue, CatalogueFile, CatalogueTitle, Fleet, Site,
+    diff, plan, plan_from, Appliance, ApplianceKind, Catalogue, CatalogueFile, CatalogueTitle,
+    Fleet, Site,
 };
 use proptest::prelude::*;
 
@@ -28,6 +29,7 @@ fn fleet(sites: usize, flash: usize, storage: usize, flash_cap: u64, storage_cap
         popularity_per_copy: 500.0,
         max_copies: 3,
         new_title_popularity: None,
+        hysteresis: 0.5,
         sites: (0..sites)
             .map(|s| Site {
                 id: format!("s{s}"),
@@ -122,6 +124,36 @@ proptest! {
         // share); titles have at most 3 copies, so well under half move.
         prop_assert!(moved as f64 <= 0.5 * before.len() as f64 + 2.0, "adding one appliance moved {} of {}", moved, before.len());
         prop_assert!(after.values().all(|a| !a.contains("s0-new") || a.len() <= 3));
+    }
+}
+
+proptest! {
+    #[test]
+    fn replanning_with_the_previous_plan_is_stable(c in arb_catalogue(), drift in prop::collection::vec(0.5f64..2.0, 120), flash in 1usize..3, fcap in 10_000u64..200_000, scap in 50_000u64..400_000) {
+        let f = fleet(1, flash, 3, fcap, scap);
+        let first = plan(&f, &c);
+        // Nothing changed: the re-plan is the same plan.
+        prop_assert_eq!(&plan_from(&f, &c, &first), &first);
+        // Popularity drifts: capacity still holds, and a storage-only title is never
+        // more than (1 + hysteresis) times as popular as the least popular on flash.
+        let mut c2 = c.clone();
+        for (t, d) in c2.titles.iter_mut().zip(&drift) {
+            t.popularity *= d;
+        }
+        let next = plan_from(&f, &c2, &first);
+        let pop: BTreeMap<&str, f64> = c2.titles.iter().map(|t| (t.id.as_str(), t.popularity)).collect();
+        let (mut on_flash, mut on_storage) = (BTreeSet::new(), BTreeSet::new());
+        for a in &f.sites[0].appliances {
+            let p = &next[&a.id];
+            prop_assert!(p.bytes <= p.capacity_bytes);
+            for t in &p.titles {
+                if a.kind == ApplianceKind::Flash { on_flash.insert(t.as_str()); } else { on_storage.insert(t.as_str()); }
+            }
+        }
+        let min_flash = on_flash.iter().map(|t| pop[t]).fold(f64::INFINITY, f64::min);
+        for t in on_storage.difference(&on_flash) {
+            prop_assert!(pop[t] <= min_flash * (1.0 + f.hysteresis), "{} on storage only", t);
+        }
     }
 }
 

@@ -108,16 +108,26 @@ pub fn replan(
     fleet: &Fleet,
     catalogue: &Catalogue,
 ) -> Result<Vec<Placed>, StageError> {
-    let plans = placement::plan(fleet, catalogue);
+    // The plans in force: the new plan keeps titles where they are where it can.
+    let mut previous = BTreeMap::new();
+    for a in fleet.sites.iter().flat_map(|s| &s.appliances) {
+        match store.get(&keys::fill_plan(&a.id)) {
+            Ok(b) => {
+                if let Ok(p) = serde_json::from_slice::<placement::FillPlan>(&b) {
+                    previous.insert(a.id.clone(), p);
+                }
+            }
+            Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let plans = placement::plan_from(fleet, catalogue, &previous);
     let mut out = Vec::new();
     for (id, p) in plans {
         let key = keys::fill_plan(&id);
-        let previous: Option<placement::FillPlan> = store
-            .get(&key)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let diff = placement::diff(previous.as_ref(), &p);
-        if previous.as_ref() != Some(&p) {
+        let previous = previous.get(&id);
+        let diff = placement::diff(previous, &p);
+        if previous != Some(&p) {
             store.put(&key, &serde_json::to_vec_pretty(&p).expect("serialisable"))?;
         }
         let (site, appliance) = fleet.appliance(&id).expect("planned from this fleet");
