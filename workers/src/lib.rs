@@ -5,6 +5,8 @@
 //! delivery gives exactly-once effects.
 
 pub mod analysis;
+pub mod aws;
+pub mod config;
 pub mod error;
 pub mod evaluate;
 pub mod keys;
@@ -13,11 +15,13 @@ pub mod oca;
 pub mod place;
 pub mod plan;
 pub mod queue;
+pub mod queue_sqs;
 pub mod runner;
 pub mod stages;
 pub mod status;
 pub mod steer;
 pub mod store;
+pub mod store_s3;
 
 pub use error::StageError;
 pub use keys::TitleId;

@@ -28,6 +28,10 @@ struct Cli {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, global = true)]
     log_json: bool,
+    /// Backends (S3/SQS or embedded) from this TOML file; also VODFARM_CONFIG. Without
+    /// one, commands use the embedded store in --store.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -36,6 +40,27 @@ struct Cli {
 enum Cmd {
     /// Run every stage in this process on one master and print the manifest paths.
     Run(RunArgs),
+    /// Upload a master and queue its ingest for the farm's workers; prints the title id.
+    Submit(SubmitArgs),
+    /// Serve the farm's queues until SIGTERM/SIGINT (then finish what it holds and exit).
+    Worker {
+        /// Stages to serve: ingest, encode, package (package includes placement).
+        #[arg(long, value_delimiter = ',', default_value = "ingest,encode,package")]
+        stages: Vec<String>,
+        /// Jobs at once. Default: cores.
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Local scratch space (default: a temporary folder).
+        #[arg(long)]
+        scratch: Option<PathBuf>,
+        #[arg(long, default_value = "./vodfarm-data")]
+        store: PathBuf,
+    },
+    /// Create the configured buckets and queues (with dead-letter queues) if missing.
+    Init {
+        #[arg(long, default_value = "./vodfarm-data")]
+        store: PathBuf,
+    },
     /// Show a title's status (or every title's) from the status records.
     Status {
         /// Title id; all titles when left out.
@@ -208,6 +233,26 @@ struct RunArgs {
     tier: Option<placement::Tier>,
 }
 
+#[derive(clap::Args)]
+struct SubmitArgs {
+    /// The master file (probed here first: a bad master is refused before uploading).
+    master: PathBuf,
+    #[arg(long)]
+    title: String,
+    /// Ladder: per-title, apple-avc, benchmark or a TOML file.
+    #[arg(long, default_value = PER_TITLE)]
+    ladder: String,
+    #[arg(long, default_value_t = 4.0)]
+    segment_seconds: f64,
+    #[arg(long, default_value_t = 2)]
+    chunk_segments: u32,
+    /// Popularity hint for placement until viewing statistics exist: hot, warm, cold.
+    #[arg(long, value_parser = parse_tier)]
+    tier: Option<placement::Tier>,
+    #[arg(long, default_value = "./vodfarm-data")]
+    store: PathBuf,
+}
+
 fn parse_tier(s: &str) -> Result<placement::Tier, String> {
     serde_json::from_value(serde_json::Value::String(s.into()))
         .map_err(|_| format!("'{s}' is not a tier (hot, warm, cold)"))
@@ -242,21 +287,43 @@ fn main() {
 }
 
 fn real_main(cli: Cli) -> Result<()> {
+    let config = cli.config.clone();
+    let open = |dir: &Path| -> Result<workers::config::Backends> {
+        let c = workers::config::Config::load(config.as_deref(), dir)?;
+        Ok(c.open()?)
+    };
     match cli.cmd {
         Cmd::Run(args) => run(args),
-        Cmd::Status { title, store } => show_status(&store, title.as_deref()),
+        Cmd::Submit(args) => submit(open(&args.store)?, args),
+        Cmd::Worker {
+            stages,
+            concurrency,
+            scratch,
+            store,
+        } => worker(open(&store)?, &stages, concurrency, scratch),
+        Cmd::Init { store } => {
+            let c = workers::config::Config::load(config.as_deref(), &store)?;
+            c.init()?;
+            println!("backends ready");
+            Ok(())
+        }
+        Cmd::Status { title, store } => show_status(open(&store)?.store.as_ref(), title.as_deref()),
         Cmd::Place {
             fleet,
             stats,
             store,
-        } => place(fleet.as_deref(), stats.as_deref(), &store),
+        } => place(
+            fleet.as_deref(),
+            stats.as_deref(),
+            open(&store)?.store.as_ref(),
+        ),
         Cmd::Oca(OcaCmd::Fill {
             appliance,
             cache,
             now,
             rate,
             store,
-        }) => oca_fill(&appliance, &cache, now, rate, &store),
+        }) => oca_fill(&appliance, &cache, now, rate, open(&store)?.store.as_ref()),
         Cmd::Oca(OcaCmd::Serve { cache, listen }) => {
             if !cache.is_dir() {
                 bail!("cache directory {} does not exist", cache.display());
@@ -274,7 +341,15 @@ fn real_main(cli: Cli) -> Result<()> {
             origin_url,
             listen,
             store,
-        } => steer(title, site, manifest, origin_url, listen, &store),
+        } => steer(
+            title,
+            site,
+            manifest,
+            origin_url,
+            listen,
+            &store,
+            open(&store)?.store,
+        ),
         Cmd::Ladder(LadderCmd::Analyze {
             master,
             policy,
@@ -345,8 +420,7 @@ fn real_main(cli: Cli) -> Result<()> {
     }
 }
 
-fn place(fleet: Option<&Path>, stats: Option<&Path>, store_dir: &Path) -> Result<()> {
-    let store = LocalStore::open(store_dir)?;
+fn place(fleet: Option<&Path>, stats: Option<&Path>, store: &dyn ObjectStore) -> Result<()> {
     // Validate both files before keeping either.
     let fleet_text = match fleet {
         Some(f) => {
@@ -377,11 +451,8 @@ fn place(fleet: Option<&Path>, stats: Option<&Path>, store_dir: &Path) -> Result
     if let Some(bytes) = stats_bytes {
         store.put(&keys::stats(), &bytes)?;
     }
-    let Some((catalogue, placed)) = workers::place::replan_stored(&store)? else {
-        bail!(
-            "no fleet in {}: pass --fleet FILE (it is kept for later re-plans)",
-            store_dir.display()
-        );
+    let Some((catalogue, placed)) = workers::place::replan_stored(store)? else {
+        bail!("no fleet in the store: pass --fleet FILE (it is kept for later re-plans)");
     };
     println!(
         "{} published title(s) planned onto {} appliance(s)",
@@ -413,21 +484,16 @@ fn oca_fill(
     cache_dir: &Path,
     now: bool,
     rate: Option<u64>,
-    store_dir: &Path,
+    store: &dyn ObjectStore,
 ) -> Result<()> {
     if rate == Some(0) {
         bail!("--rate 0: the rate must be at least 1 byte/s");
     }
-    let store = LocalStore::open(store_dir)?;
-    let fleet = workers::place::stored_fleet(&store)?.with_context(|| {
-        format!(
-            "no fleet in {}: run `vodfarm place --fleet FILE` first",
-            store_dir.display()
-        )
-    })?;
+    let fleet = workers::place::stored_fleet(store)?
+        .context("no fleet in the store: run `vodfarm place --fleet FILE` first")?;
     let mut cache = workers::oca::Cache::open(cache_dir)?;
     let r = workers::oca::fill(
-        &store,
+        store,
         &fleet,
         appliance,
         &mut cache,
@@ -468,8 +534,8 @@ fn steer(
     origin_url: Option<String>,
     listen: Option<std::net::SocketAddr>,
     store_dir: &Path,
+    store: Arc<dyn ObjectStore>,
 ) -> Result<()> {
-    let store = Arc::new(LocalStore::open(store_dir)?);
     let origin_url = match origin_url {
         Some(u) => u,
         None => format!(
@@ -705,18 +771,24 @@ fn lock_store(root: &Path) -> Result<StoreLock> {
     Ok(StoreLock { _file: f })
 }
 
-fn run(args: RunArgs) -> Result<()> {
-    let title = TitleId::parse(&args.title)?;
-    // Validate everything before writing anything.
-    let probe = media::probe(&args.master)?;
-    let ladder = load_ladder(&args.ladder)?;
-    if !(1..=64).contains(&args.chunk_segments) {
-        bail!("--chunk-segments {} is outside 1..=64", args.chunk_segments);
+/// Validate a master and its settings before anything is written: the request.
+fn request_for(
+    title: &TitleId,
+    master: &Path,
+    ladder: &str,
+    segment_seconds: f64,
+    chunk_segments: u32,
+    tier: Option<placement::Tier>,
+) -> Result<Request> {
+    let probe = media::probe(master)?;
+    let ladder = load_ladder(ladder)?;
+    if !(1..=64).contains(&chunk_segments) {
+        bail!("--chunk-segments {chunk_segments} is outside 1..=64");
     }
     ladders::plan_grid(
         probe.frame_rate.num,
         probe.frame_rate.den,
-        args.segment_seconds,
+        segment_seconds,
         &[1],
     )?;
     let ext = match probe.container.as_str() {
@@ -727,50 +799,48 @@ fn run(args: RunArgs) -> Result<()> {
         "yuv4mpegpipe" => "y4m",
         _ => "bin",
     };
-    let store_dir = args.store.clone();
-    let store = Arc::new(LocalStore::open(&store_dir)?);
-    let _lock = lock_store(&store_dir)?;
-    let queue = Arc::new(LocalQueue::open(
-        &store_dir.join("queues"),
-        runner::MAX_RECEIVES,
-    )?);
-    for q in runner::QUEUES {
-        queue.recover_all(q)?;
-    }
-    let request = Request {
-        master_key: keys::master(&title, ext),
-        master_sha256: sha256_file(&args.master)?,
+    Ok(Request {
+        master_key: keys::master(title, ext),
+        master_sha256: sha256_file(master)?,
         ladder,
-        segment_seconds: args.segment_seconds,
-        chunk_segments: args.chunk_segments,
-        tier: args.tier,
-    };
-    match store.get(&keys::request(&title)) {
+        segment_seconds,
+        chunk_segments,
+        tier,
+    })
+}
+
+/// Upload the master, write the request and status, queue the ingest. A title that
+/// exists with the same request is left as it is (false); with another, refused.
+fn enqueue(
+    store: &dyn ObjectStore,
+    queue: &dyn Queue,
+    title: &TitleId,
+    master: &Path,
+    request: &Request,
+) -> Result<bool> {
+    match store.get(&keys::request(title)) {
         Ok(bytes) => {
             let existing: Request = serde_json::from_slice(&bytes).context("existing request")?;
-            if existing != request {
+            if &existing != request {
                 bail!(
-                    "title '{title}' already exists in {} with a different master or settings; use another --title",
-                    store_dir.display()
+                    "title '{title}' already exists with a different master or settings; use another --title"
                 );
             }
-            let st = status::read(store.as_ref(), &title);
+            let st = status::read(store, title);
             if st.as_ref().is_some_and(|s| s.state == State::Failed) {
                 bail!(
                     "title '{title}' failed earlier: {}",
                     st.and_then(|s| s.error).unwrap_or_default()
                 );
             }
-            eprintln!("resuming title '{title}'");
+            Ok(false)
         }
         Err(_) => {
-            store.put_file(&request.master_key, &args.master)?;
-            store.put(
-                &keys::request(&title),
-                &serde_json::to_vec_pretty(&request)?,
-            )?;
+            // The master first: a request never names a master that is not there.
+            store.put_file(&request.master_key, master)?;
+            store.put(&keys::request(title), &serde_json::to_vec_pretty(request)?)?;
             status::write(
-                store.as_ref(),
+                store,
                 &status::TitleStatus {
                     title: title.clone(),
                     state: State::Submitted,
@@ -783,7 +853,142 @@ fn run(args: RunArgs) -> Result<()> {
                 title: title.clone(),
             });
             queue.send(m.queue(), &m.encode())?;
+            Ok(true)
         }
+    }
+}
+
+fn submit(b: workers::config::Backends, args: SubmitArgs) -> Result<()> {
+    let title = TitleId::parse(&args.title)?;
+    let request = request_for(
+        &title,
+        &args.master,
+        &args.ladder,
+        args.segment_seconds,
+        args.chunk_segments,
+        args.tier,
+    )?;
+    if !enqueue(
+        b.store.as_ref(),
+        b.queue.as_ref(),
+        &title,
+        &args.master,
+        &request,
+    )? {
+        eprintln!("title '{title}' was already submitted with this master and settings");
+    }
+    println!("{title}");
+    Ok(())
+}
+
+/// Set by SIGTERM/SIGINT: stop taking work.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn worker(
+    b: workers::config::Backends,
+    stages: &[String],
+    concurrency: Option<usize>,
+    scratch: Option<PathBuf>,
+) -> Result<()> {
+    use workers::messages::{QUEUE_ENCODE, QUEUE_INGEST, QUEUE_PACKAGE};
+    let mut queues = Vec::new();
+    for s in stages {
+        queues.push(match s.as_str() {
+            "package" => QUEUE_PACKAGE,
+            "encode" => QUEUE_ENCODE,
+            "ingest" => QUEUE_INGEST,
+            other => bail!("unknown stage '{other}' (ingest, encode, package)"),
+        });
+    }
+    // Priority order whatever the order given: finish titles before starting new ones.
+    queues.sort_by_key(|q| runner::QUEUES.iter().position(|x| x == q));
+    queues.dedup();
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
+    }
+    let scratch_dir = match scratch {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("vodfarm-worker-{}", std::process::id())),
+    };
+    let n = concurrency
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    let settings = Arc::new(runner::Settings {
+        visibility: b.config.visibility(),
+        wait: Duration::from_secs(b.config.worker.wait_seconds),
+        queues,
+    });
+    let ctx = Arc::new(Ctx {
+        store: b.store.clone(),
+        queue: b.queue.clone(),
+        scratch: scratch_dir.clone(),
+    });
+    tracing::info!(concurrency = n, queues = ?settings.queues, "worker started");
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (ctx, settings) = (ctx.clone(), settings.clone());
+            std::thread::spawn(move || {
+                let mut idle = false;
+                while !STOP.load(Ordering::SeqCst) {
+                    match runner::process_one(&ctx, &settings, idle) {
+                        Ok(found) => idle = !found,
+                        Err(e) => {
+                            tracing::error!(error = %e, "worker");
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        let _ = h.join();
+    }
+    let _ = std::fs::remove_dir_all(&scratch_dir);
+    tracing::info!("worker stopped: every message it held was finished");
+    eprintln!("worker stopped");
+    Ok(())
+}
+
+fn run(args: RunArgs) -> Result<()> {
+    let title = TitleId::parse(&args.title)?;
+    // Validate everything before writing anything.
+    let request = request_for(
+        &title,
+        &args.master,
+        &args.ladder,
+        args.segment_seconds,
+        args.chunk_segments,
+        args.tier,
+    )?;
+    let store_dir = args.store.clone();
+    let store = Arc::new(LocalStore::open(&store_dir)?);
+    let _lock = lock_store(&store_dir)?;
+    let queue = Arc::new(LocalQueue::open(
+        &store_dir.join("queues"),
+        runner::MAX_RECEIVES,
+    )?);
+    for q in runner::QUEUES {
+        queue.recover_all(q)?;
+    }
+    if !enqueue(
+        store.as_ref(),
+        queue.as_ref(),
+        &title,
+        &args.master,
+        &request,
+    )? {
+        eprintln!("resuming title '{title}'");
     }
 
     let workers = args
@@ -806,7 +1011,7 @@ fn run(args: RunArgs) -> Result<()> {
         let stop = stop.clone();
         handles.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                match runner::process_one(&ctx) {
+                match runner::process_one(&ctx, &runner::Settings::default(), false) {
                     Ok(true) => {}
                     Ok(false) => std::thread::sleep(Duration::from_millis(100)),
                     Err(e) => {
@@ -911,8 +1116,7 @@ fn watch(store: &dyn ObjectStore, queue: &dyn Queue, title: &TitleId) -> Result<
     Ok(())
 }
 
-fn show_status(store_dir: &Path, title: Option<&str>) -> Result<()> {
-    let store = LocalStore::open(store_dir)?;
+fn show_status(store: &dyn ObjectStore, title: Option<&str>) -> Result<()> {
     let titles: Vec<TitleId> = match title {
         Some(t) => vec![TitleId::parse(t)?],
         None => store
@@ -927,8 +1131,8 @@ fn show_status(store_dir: &Path, title: Option<&str>) -> Result<()> {
             .collect(),
     };
     for t in titles {
-        let Some(s) = status::read(&store, &t) else {
-            bail!("no title '{t}' in {}", store_dir.display());
+        let Some(s) = status::read(store, &t) else {
+            bail!("no title '{t}' in the store");
         };
         let done = store.list(&keys::done_prefix(&t))?.len();
         // Parts: every chunk, plus audio when the master has it (known once planned).

@@ -28,11 +28,21 @@ pub struct Received {
     pub receive_count: u32,
     /// Opaque handle for delete/extend.
     pub receipt: String,
+    /// The message's id: the same on every delivery of this message, different for
+    /// another message with the same body (SQS MessageId). Claims name it, so that a
+    /// redelivered message recognises its own claim.
+    pub id: String,
 }
 
 pub trait Queue: Send + Sync {
     fn send(&self, queue: &str, body: &str) -> Result<(), QueueError>;
-    fn receive(&self, queue: &str, visibility: Duration) -> Result<Option<Received>, QueueError>;
+    /// One message, waiting up to `wait` for one to arrive (long polling).
+    fn receive(
+        &self,
+        queue: &str,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Option<Received>, QueueError>;
     fn delete(&self, queue: &str, receipt: &str) -> Result<(), QueueError>;
     fn extend(&self, queue: &str, receipt: &str, visibility: Duration) -> Result<(), QueueError>;
     /// Messages visible now (approximate, like SQS).
@@ -114,38 +124,11 @@ impl LocalQueue {
         Ok(())
     }
 
-    fn write_new(&self, dir: &Path, queue: &str, env: &Envelope) -> Result<(), QueueError> {
-        std::fs::create_dir_all(dir).map_err(qerr(queue))?;
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let name = format!(
-            "{nanos:024}-{:06}-{:08}",
-            self.seq.fetch_add(1, Ordering::Relaxed) % 1_000_000,
-            std::process::id()
-        );
-        let tmp = dir.join(format!(".tmp-{name}"));
-        std::fs::write(&tmp, serde_json::to_vec(env).expect("serialisable"))
-            .map_err(qerr(queue))?;
-        std::fs::rename(&tmp, dir.join(name)).map_err(qerr(queue))?;
-        Ok(())
-    }
-}
-
-impl Queue for LocalQueue {
-    fn send(&self, queue: &str, body: &str) -> Result<(), QueueError> {
-        self.write_new(
-            &self.dir(queue, "ready"),
-            queue,
-            &Envelope {
-                body: body.to_string(),
-                receive_count: 0,
-            },
-        )
-    }
-
-    fn receive(&self, queue: &str, visibility: Duration) -> Result<Option<Received>, QueueError> {
+    fn receive_now(
+        &self,
+        queue: &str,
+        visibility: Duration,
+    ) -> Result<Option<Received>, QueueError> {
         self.requeue_expired(queue)?;
         let ready = self.dir(queue, "ready");
         let inflight = self.dir(queue, "inflight");
@@ -191,13 +174,64 @@ impl Queue for LocalQueue {
                 .map_err(qerr(queue))?;
             f.set_modified(SystemTime::now() + visibility)
                 .map_err(qerr(queue))?;
+            let name = name.to_string_lossy().into_owned();
             return Ok(Some(Received {
                 body: env.body,
                 receive_count: env.receive_count,
-                receipt: name.to_string_lossy().into_owned(),
+                id: name.clone(),
+                receipt: name,
             }));
         }
         Ok(None)
+    }
+
+    fn write_new(&self, dir: &Path, queue: &str, env: &Envelope) -> Result<(), QueueError> {
+        std::fs::create_dir_all(dir).map_err(qerr(queue))?;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let name = format!(
+            "{nanos:024}-{:06}-{:08}",
+            self.seq.fetch_add(1, Ordering::Relaxed) % 1_000_000,
+            std::process::id()
+        );
+        let tmp = dir.join(format!(".tmp-{name}"));
+        std::fs::write(&tmp, serde_json::to_vec(env).expect("serialisable"))
+            .map_err(qerr(queue))?;
+        std::fs::rename(&tmp, dir.join(name)).map_err(qerr(queue))?;
+        Ok(())
+    }
+}
+
+impl Queue for LocalQueue {
+    fn send(&self, queue: &str, body: &str) -> Result<(), QueueError> {
+        self.write_new(
+            &self.dir(queue, "ready"),
+            queue,
+            &Envelope {
+                body: body.to_string(),
+                receive_count: 0,
+            },
+        )
+    }
+
+    fn receive(
+        &self,
+        queue: &str,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Option<Received>, QueueError> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if let Some(m) = self.receive_now(queue, visibility)? {
+                return Ok(Some(m));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn delete(&self, queue: &str, receipt: &str) -> Result<(), QueueError> {

@@ -17,6 +17,13 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A remote store (S3) refused or failed a request.
+    #[error("object store {what} {key}: {detail}")]
+    Remote {
+        what: &'static str,
+        key: String,
+        detail: String,
+    },
 }
 
 pub trait ObjectStore: Send + Sync {

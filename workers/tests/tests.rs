@@ -6,9 +6,11 @@
 mod support;
 
 mod bad_input;
+mod conformance;
 mod crash;
 mod e2e;
 mod oca;
 mod place;
 mod players;
 mod quality;
+mod servers;

@@ -11,13 +11,25 @@ use crate::stages::Ctx;
 use crate::status::{self, State};
 use crate::{keys, StageError, TitleId};
 
-pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
+pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
     if ctx.store.exists(&keys::origin(t, "master.m3u8"))? {
         tracing::debug!(title = %t, "already published");
         // A crash between publishing and sending the place job must not lose it.
         ctx.send(Job::Place { title: t.clone() })?;
         return Ok(());
     }
+    // One package job packages a title: the first to claim it by conditional create.
+    // Its own redelivery (same message id: the worker died or stalled) goes on; any
+    // other package message for the title is a duplicate, and dropping it is safe
+    // because the owner is redelivered until it publishes.
+    let claim = keys::claim(t, "packager");
+    let owner = ctx.store.create_if_absent(&claim, message_id.as_bytes())?
+        || ctx.store.get(&claim)? == message_id.as_bytes();
+    if !owner {
+        tracing::info!(title = %t, "duplicate package job dropped; another message owns packaging");
+        return Ok(());
+    }
+    tracing::info!(title = %t, "packaging");
     let plan = ctx.plan(t)?;
     let mut video = Vec::new();
     for r in &plan.rungs {

@@ -1,0 +1,296 @@
+//! Which backends a process uses: the embedded ones (a local directory; the default)
+//! or S3 and SQS. From a TOML file (`--config FILE` or `VODFARM_CONFIG`):
+//!
+//! ```toml
+//! [store]
+//! backend = "s3"                  # or "embedded" (with dir = "...")
+//! bucket = "vodfarm"              # every key's bucket unless [store.buckets] says
+//! endpoint = "http://127.0.0.1:5000"   # a local server; path-style addressing
+//! region = "us-east-1"            # else the standard chain's
+//! [store.buckets]                 # by the key's first part
+//! origin = "vodfarm-origin"
+//!
+//! [queue]
+//! backend = "sqs"                 # or "embedded"
+//! prefix = "vodfarm-"             # queue q is <prefix>q, its DLQ <prefix>q-dlq
+//! endpoint = "http://127.0.0.1:5000"
+//!
+//! [worker]
+//! visibility_seconds = 60         # extended every third of it while a job runs
+//! wait_seconds = 2                # long-poll per queue when all were empty
+//! ```
+//!
+//! Credentials always come from the standard AWS chain (environment, profile, ECS task
+//! role, instance profile).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::queue::{LocalQueue, Queue};
+use crate::store::{LocalStore, ObjectStore};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub queue: QueueConfig,
+    #[serde(default)]
+    pub worker: WorkerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "backend", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum StoreConfig {
+    Embedded {
+        #[serde(default = "default_dir")]
+        dir: PathBuf,
+    },
+    S3 {
+        bucket: String,
+        #[serde(default)]
+        buckets: BTreeMap<String, String>,
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        region: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "backend", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum QueueConfig {
+    /// Under the embedded store's directory (`<dir>/queues`) unless `dir` is set.
+    Embedded {
+        #[serde(default)]
+        dir: Option<PathBuf>,
+    },
+    Sqs {
+        #[serde(default = "default_prefix")]
+        prefix: String,
+        #[serde(default)]
+        endpoint: Option<String>,
+        #[serde(default)]
+        region: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    #[serde(default = "default_visibility")]
+    pub visibility_seconds: u64,
+    #[serde(default = "default_wait")]
+    pub wait_seconds: u64,
+}
+
+fn default_dir() -> PathBuf {
+    PathBuf::from("./vodfarm-data")
+}
+fn default_prefix() -> String {
+    "vodfarm-".into()
+}
+fn default_visibility() -> u64 {
+    60
+}
+fn default_wait() -> u64 {
+    2
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig::Embedded { dir: default_dir() }
+    }
+}
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig::Embedded { dir: None }
+    }
+}
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            visibility_seconds: default_visibility(),
+            wait_seconds: default_wait(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {detail}")]
+    Read { path: String, detail: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+/// The opened backends.
+pub struct Backends {
+    pub store: Arc<dyn ObjectStore>,
+    pub queue: Arc<dyn Queue>,
+    pub config: Config,
+}
+
+impl Config {
+    /// The embedded backends in `dir`.
+    pub fn embedded(dir: &Path) -> Self {
+        Config {
+            store: StoreConfig::Embedded {
+                dir: dir.to_path_buf(),
+            },
+            queue: QueueConfig::Embedded { dir: None },
+            worker: WorkerConfig::default(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let c: Config = toml::from_str(text).map_err(|e| {
+            ConfigError::Invalid(e.to_string().lines().next().unwrap_or_default().into())
+        })?;
+        if c.worker.visibility_seconds < 3 || c.worker.visibility_seconds > 12 * 3600 {
+            return Err(ConfigError::Invalid(format!(
+                "worker.visibility_seconds {} is outside 3..=43200",
+                c.worker.visibility_seconds
+            )));
+        }
+        Ok(c)
+    }
+
+    /// `--config FILE`, else `VODFARM_CONFIG`, else the embedded backends in `dir`.
+    pub fn load(file: Option<&Path>, dir: &Path) -> Result<Self, ConfigError> {
+        let path = file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("VODFARM_CONFIG").map(PathBuf::from));
+        let Some(path) = path else {
+            return Ok(Self::embedded(dir));
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        Self::parse(&text).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn visibility(&self) -> Duration {
+        Duration::from_secs(self.worker.visibility_seconds)
+    }
+
+    /// The embedded store's directory, when the store is embedded.
+    pub fn embedded_dir(&self) -> Option<&Path> {
+        match &self.store {
+            StoreConfig::Embedded { dir } => Some(dir),
+            StoreConfig::S3 { .. } => None,
+        }
+    }
+
+    pub fn open(&self) -> Result<Backends, ConfigError> {
+        let store: Arc<dyn ObjectStore> = match &self.store {
+            StoreConfig::Embedded { dir } => {
+                Arc::new(LocalStore::open(dir).map_err(|e| ConfigError::Invalid(e.to_string()))?)
+            }
+            StoreConfig::S3 {
+                bucket,
+                buckets,
+                endpoint,
+                region,
+            } => Arc::new(crate::store_s3::S3Store::new(
+                bucket,
+                buckets.clone(),
+                endpoint.as_deref(),
+                region.as_deref(),
+            )),
+        };
+        let queue: Arc<dyn Queue> = match &self.queue {
+            QueueConfig::Embedded { dir } => {
+                let dir = match (dir, &self.store) {
+                    (Some(d), _) => d.clone(),
+                    (None, StoreConfig::Embedded { dir }) => dir.join("queues"),
+                    (None, StoreConfig::S3 { .. }) => {
+                        return Err(ConfigError::Invalid(
+                            "an embedded queue with an S3 store needs queue.dir".into(),
+                        ))
+                    }
+                };
+                Arc::new(
+                    LocalQueue::open(&dir, crate::runner::MAX_RECEIVES)
+                        .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+                )
+            }
+            QueueConfig::Sqs {
+                prefix,
+                endpoint,
+                region,
+            } => Arc::new(crate::queue_sqs::SqsQueue::new(
+                prefix,
+                endpoint.as_deref(),
+                region.as_deref(),
+            )),
+        };
+        Ok(Backends {
+            store,
+            queue,
+            config: self.clone(),
+        })
+    }
+
+    /// Create what the backends need (buckets, queues with dead-letter queues) where
+    /// missing; for local servers and first runs.
+    pub fn init(&self) -> Result<(), ConfigError> {
+        let bad = |e: String| ConfigError::Invalid(e);
+        if let StoreConfig::S3 {
+            bucket,
+            buckets,
+            endpoint,
+            region,
+        } = &self.store
+        {
+            crate::store_s3::S3Store::new(
+                bucket,
+                buckets.clone(),
+                endpoint.as_deref(),
+                region.as_deref(),
+            )
+            .create_buckets()
+            .map_err(|e| bad(e.to_string()))?;
+        }
+        if let QueueConfig::Sqs {
+            prefix,
+            endpoint,
+            region,
+        } = &self.queue
+        {
+            let q = crate::queue_sqs::SqsQueue::new(prefix, endpoint.as_deref(), region.as_deref());
+            for name in crate::runner::QUEUES {
+                q.create(name, crate::runner::MAX_RECEIVES, self.visibility())
+                    .map_err(|e| bad(e.to_string()))?;
+            }
+        }
+        self.open().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_refuses() {
+        let c = Config::parse(
+            "[store]\nbackend = \"s3\"\nbucket = \"b\"\n[store.buckets]\norigin = \"o\"\n[queue]\nbackend = \"sqs\"\n",
+        )
+        .unwrap();
+        assert!(matches!(c.store, StoreConfig::S3 { ref bucket, .. } if bucket == "b"));
+        assert!(matches!(c.queue, QueueConfig::Sqs { ref prefix, .. } if prefix == "vodfarm-"));
+        assert!(Config::parse("[store]\nbackend = \"gcs\"\n").is_err());
+        assert!(Config::parse("[worker]\nvisibility_seconds = 1\n").is_err());
+        assert!(Config::parse("").unwrap().embedded_dir().is_some());
+    }
+}
