@@ -9,6 +9,7 @@ mod bad_input;
 mod conformance;
 mod crash;
 mod e2e;
+mod farm;
 mod oca;
 mod place;
 mod players;

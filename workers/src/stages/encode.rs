@@ -25,6 +25,7 @@ pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
         tracing::debug!(title = %t, chunk = index, "already done");
         return part_done(ctx, t, &plan, &part);
     }
+    tracing::info!(title = %t, chunk = index, "encoding");
     let mut todo = Vec::new();
     for r in &plan.rungs {
         if !ctx.store.exists(&keys::encoded(t, &r.id, index))? {

@@ -1,0 +1,315 @@
+//! The farm on moto (S3 + SQS on 127.0.0.1): three `vodfarm worker` processes, two
+//! titles submitted with `vodfarm submit`, a malformed message sent on purpose, one
+//! worker SIGKILLed in the middle of an encode and another SIGTERMed in the middle of
+//! one. Both titles publish; every origin object is byte-identical to an embedded
+//! `vodfarm run` of the same master; each title is packaged and published exactly once
+//! (counted in the workers' JSON logs); the dead-letter queues hold only the malformed
+//! message; the SIGTERMed worker finished its chunk and exited cleanly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use workers::config::Config;
+use workers::status::State;
+use workers::TitleId;
+
+use crate::servers;
+use crate::support::*;
+
+struct Worker {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn vodfarm_cmd(config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vodfarm"));
+    c.arg("--config")
+        .arg(config)
+        .env("AWS_ACCESS_KEY_ID", servers::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", servers::SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .env("VODFARM_LOG", "info");
+    c
+}
+
+fn start_worker(config: &Path, dir: &Path, n: usize) -> Worker {
+    let log = dir.join(format!("worker-{n}.log"));
+    let child = vodfarm_cmd(config)
+        .args(["--log-json", "worker", "--concurrency", "1", "--scratch"])
+        .arg(dir.join(format!("scratch-{n}")))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("vodfarm worker starts");
+    Worker { child, log }
+}
+
+/// (message, title, chunk) of every JSON log line of a worker.
+fn events(log: &Path) -> Vec<(String, String, Option<u64>)> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| {
+            let f = &v["fields"];
+            (
+                f["message"].as_str().unwrap_or_default().to_string(),
+                f["title"].as_str().unwrap_or_default().to_string(),
+                f["chunk"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn three_workers_on_moto_survive_sigkill_and_sigterm_exactly_once() {
+    let server = servers::moto();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("farm.toml");
+    // A short visibility: a killed worker's message is back in 5 s.
+    std::fs::write(&config, servers::moto_config(&server.url, "chaos-", 5)).unwrap();
+    ok(vodfarm_cmd(&config).arg("init").output().unwrap());
+
+    // Two masters: a 720p sample (encodes long enough to be caught in the middle) and
+    // the 24 fps fixture.
+    let big = tmp.path().join("big.mp4");
+    ok(vodfarm(&[
+        "sample",
+        big.to_str().unwrap(),
+        "--seconds",
+        "12",
+        "--width",
+        "1280",
+        "--height",
+        "720",
+    ]));
+    let (_, small) = fixture("h264-24fps-aac");
+    let titles = [("alpha", big.clone()), ("beta", small.clone())];
+    let settings = ["--ladder", "benchmark", "--chunk-segments", "1"];
+
+    let mut workers: Vec<Worker> = (0..3)
+        .map(|n| start_worker(&config, tmp.path(), n))
+        .collect();
+    for (t, m) in &titles {
+        let out = ok(vodfarm_cmd(&config)
+            .args(["submit", m.to_str().unwrap(), "--title", t])
+            .args(settings)
+            .output()
+            .unwrap());
+        assert_eq!(out.trim(), *t);
+    }
+    // A malformed message, on purpose: dead-lettered, and the farm goes on.
+    let b = Config::parse(&std::fs::read_to_string(&config).unwrap())
+        .unwrap()
+        .open()
+        .unwrap();
+    b.queue.send("encode", "{not json").unwrap();
+
+    // SIGKILL the first worker seen starting an encode, before that chunk is done.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (victim, title, chunk) = 'found: loop {
+        assert!(Instant::now() < deadline, "no worker started an encode");
+        for (i, w) in workers.iter().enumerate() {
+            if let Some((_, t, Some(c))) = events(&w.log)
+                .into_iter()
+                .find(|(m, t, _)| m == "encoding" && t == "alpha")
+            {
+                break 'found (i, t, c);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    workers[victim].child.kill().unwrap(); // SIGKILL
+    workers[victim].child.wait().unwrap();
+    let t_id = TitleId::parse(&title).unwrap();
+    assert!(
+        !b.store
+            .exists(&workers::keys::done(&t_id, &format!("c{chunk}")))
+            .unwrap(),
+        "the killed worker had already finished chunk {chunk}: not killed mid-encode"
+    );
+
+    // SIGTERM another worker in the middle of its next encode: it must finish it.
+    let term = (victim + 1) % 3;
+    let seen = events(&workers[term].log)
+        .iter()
+        .filter(|e| e.0 == "encoding")
+        .count();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut held = None;
+    while Instant::now() < deadline {
+        let enc: Vec<_> = events(&workers[term].log)
+            .into_iter()
+            .filter(|e| e.0 == "encoding")
+            .collect();
+        if enc.len() > seen {
+            held = enc.last().cloned();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (_, held_title, held_chunk) = held.expect("the second worker started another encode");
+    unsafe {
+        libc::kill(workers[term].child.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = workers[term].child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "SIGTERMed worker did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "SIGTERMed worker exited with {status}");
+    let held_id = TitleId::parse(&held_title).unwrap();
+    assert!(
+        b.store
+            .exists(&workers::keys::done(
+                &held_id,
+                &format!("c{}", held_chunk.unwrap())
+            ))
+            .unwrap(),
+        "the SIGTERMed worker did not finish the chunk it held"
+    );
+    assert!(std::fs::read_to_string(&workers[term].log)
+        .unwrap()
+        .contains("worker stopped"));
+
+    // The one left (and a fresh one, as autoscaling would start) finish both titles.
+    workers.push(start_worker(&config, tmp.path(), 3));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let states: Vec<_> = titles
+            .iter()
+            .map(|(t, _)| {
+                workers::status::read(b.store.as_ref(), &TitleId::parse(t).unwrap())
+                    .map(|s| s.state)
+            })
+            .collect();
+        if states.iter().all(|s| *s == Some(State::Published)) {
+            break;
+        }
+        assert!(
+            !states.contains(&Some(State::Failed)),
+            "a title failed: {states:?}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "not published in time: {states:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Exactly once, from every worker's log together.
+    let all: Vec<_> = workers.iter().flat_map(|w| events(&w.log)).collect();
+    for (t, _) in &titles {
+        for what in ["packaging", "published"] {
+            let n = all.iter().filter(|e| e.0 == what && e.1 == *t).count();
+            assert_eq!(n, 1, "{t}: '{what}' logged {n} times");
+        }
+    }
+    assert!(all.iter().any(|e| e.0 == "dead-lettering message"));
+
+    // Byte-identical to embedded runs of the same masters.
+    let embedded = tmp.path().join("embedded");
+    for (t, m) in &titles {
+        let out = run_title(m, t, &embedded, &settings);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let want = walk(&embedded.join("origin").join(t), &embedded);
+        let got = b.store.list(&format!("origin/{t}/")).unwrap();
+        assert_eq!(got, want, "{t}: the same objects");
+        for key in &want {
+            assert!(
+                b.store.get(key).unwrap() == std::fs::read(embedded.join(key)).unwrap(),
+                "{key} differs from the embedded run"
+            );
+        }
+    }
+
+    // Dead-letter queues: only the malformed message.
+    std::thread::sleep(Duration::from_secs(1));
+    for (q, n) in [("ingest-dlq", 0), ("encode-dlq", 1), ("package-dlq", 0)] {
+        assert_eq!(b.queue.depth(q).unwrap(), n, "{q}");
+    }
+    let m = b
+        .queue
+        .receive(
+            "encode-dlq",
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.body, "{not json");
+    // An appliance fills from S3 too: plan, fill with --now, every file as at the origin.
+    let fleet = tmp.path().join("fleet.toml");
+    std::fs::write(
+        &fleet,
+        "popularity_per_copy = 100.0\nmax_copies = 1\n[[site]]\nid = \"lon\"\n[[site.appliance]]\nid = \"lon-1\"\nkind = \"storage\"\ncapacity_bytes = 1000000000\nfill_rate_bps = 1000000000\n",
+    )
+    .unwrap();
+    ok(vodfarm_cmd(&config)
+        .args(["place", "--fleet", fleet.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let cache = tmp.path().join("cache");
+    ok(vodfarm_cmd(&config)
+        .args(["oca", "fill", "--appliance", "lon-1", "--now", "--cache"])
+        .arg(&cache)
+        .output()
+        .unwrap());
+    let report: serde_json::Value =
+        serde_json::from_slice(&b.store.get("control/appliances/lon-1.json").unwrap()).unwrap();
+    assert_eq!(report["held_titles"], serde_json::json!(["alpha", "beta"]));
+    for (t, _) in &titles {
+        for key in b.store.list(&format!("origin/{t}/")).unwrap() {
+            assert!(
+                std::fs::read(cache.join(&key)).unwrap() == b.store.get(&key).unwrap(),
+                "{key}"
+            );
+        }
+    }
+
+    // The workers that were not stopped are still serving.
+    for (i, w) in workers.iter_mut().enumerate() {
+        if i != victim && i != term {
+            assert!(w.child.try_wait().unwrap().is_none(), "worker {i} died");
+        }
+    }
+}
+
+/// Keys of the files under `dir`, relative to `root`, sorted.
+fn walk(dir: &Path, root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p, root));
+        } else {
+            out.push(p.strip_prefix(root).unwrap().display().to_string());
+        }
+    }
+    out.sort();
+    out
+}
