@@ -1,5 +1,6 @@
 //! Which backends a process uses: the embedded ones (a local directory; the default)
-//! or S3 and SQS. From a TOML file (`--config FILE` or `VODFARM_CONFIG`):
+//! or S3 and SQS. From a TOML file (`--config FILE` or `VODFARM_CONFIG`) or the same
+//! text in `VODFARM_CONFIG_TOML`:
 //!
 //! ```toml
 //! [store]
@@ -161,8 +162,18 @@ impl Config {
         Ok(c)
     }
 
-    /// `--config FILE`, else `VODFARM_CONFIG`, else the embedded backends in `dir`.
+    /// `--config FILE`, else the file named by `VODFARM_CONFIG`, else the TOML text in
+    /// `VODFARM_CONFIG_TOML` (how a container gets it), else the embedded backends in
+    /// `dir`.
     pub fn load(file: Option<&Path>, dir: &Path) -> Result<Self, ConfigError> {
+        if file.is_none() && std::env::var_os("VODFARM_CONFIG").is_none() {
+            if let Ok(text) = std::env::var("VODFARM_CONFIG_TOML") {
+                return Self::parse(&text).map_err(|e| ConfigError::Read {
+                    path: "VODFARM_CONFIG_TOML".into(),
+                    detail: e.to_string(),
+                });
+            }
+        }
         let path = file
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("VODFARM_CONFIG").map(PathBuf::from));
@@ -191,8 +202,9 @@ impl Config {
         }
     }
 
-    pub fn open(&self) -> Result<Backends, ConfigError> {
-        let store: Arc<dyn ObjectStore> = match &self.store {
+    /// The store alone (commands that queue nothing: status, place, oca, steer).
+    pub fn open_store(&self) -> Result<Arc<dyn ObjectStore>, ConfigError> {
+        Ok(match &self.store {
             StoreConfig::Embedded { dir } => {
                 Arc::new(LocalStore::open(dir).map_err(|e| ConfigError::Invalid(e.to_string()))?)
             }
@@ -207,7 +219,11 @@ impl Config {
                 endpoint.as_deref(),
                 region.as_deref(),
             )),
-        };
+        })
+    }
+
+    pub fn open(&self) -> Result<Backends, ConfigError> {
+        let store = self.open_store()?;
         let queue: Arc<dyn Queue> = match &self.queue {
             QueueConfig::Embedded { dir } => {
                 let dir = match (dir, &self.store) {

@@ -292,6 +292,10 @@ fn real_main(cli: Cli) -> Result<()> {
         let c = workers::config::Config::load(config.as_deref(), dir)?;
         Ok(c.open()?)
     };
+    let open_store = |dir: &Path| -> Result<Arc<dyn ObjectStore>> {
+        let c = workers::config::Config::load(config.as_deref(), dir)?;
+        Ok(c.open_store()?)
+    };
     match cli.cmd {
         Cmd::Run(args) => run(args),
         Cmd::Submit(args) => submit(open(&args.store)?, args),
@@ -307,7 +311,7 @@ fn real_main(cli: Cli) -> Result<()> {
             println!("backends ready");
             Ok(())
         }
-        Cmd::Status { title, store } => show_status(open(&store)?.store.as_ref(), title.as_deref()),
+        Cmd::Status { title, store } => show_status(open_store(&store)?.as_ref(), title.as_deref()),
         Cmd::Place {
             fleet,
             stats,
@@ -323,7 +327,7 @@ fn real_main(cli: Cli) -> Result<()> {
             now,
             rate,
             store,
-        }) => oca_fill(&appliance, &cache, now, rate, open(&store)?.store.as_ref()),
+        }) => oca_fill(&appliance, &cache, now, rate, open_store(&store)?.as_ref()),
         Cmd::Oca(OcaCmd::Serve { cache, listen }) => {
             if !cache.is_dir() {
                 bail!("cache directory {} does not exist", cache.display());

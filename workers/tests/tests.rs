@@ -8,6 +8,7 @@ mod support;
 mod bad_input;
 mod conformance;
 mod crash;
+mod deploy;
 mod e2e;
 mod farm;
 mod oca;
