@@ -58,7 +58,7 @@ TOML
   done
   end=$(date +%s.%N)
   kill -TERM "${pids[@]}"; wait "${pids[@]}" 2>/dev/null || true
-  T[$N]=$(echo "$end - $start" | bc)
+  T[$N]=$(python3 -c "print($end - $start)")
   python3 - "$W" "$N" "${T[$N]}" <<'PY'
 import json, sys, glob
 w, n, t = sys.argv[1], sys.argv[2], float(sys.argv[3])
@@ -78,5 +78,5 @@ print(f"{n} worker process(es): published in {t:.1f} s; {chunks} chunks, "
       f"mean {sum(secs)/max(len(secs),1):.2f} s wall per chunk encode (max {max(secs, default=0):.2f})")
 PY
 done
-echo "ratio (1 worker / 2 workers): $(echo "scale=2; ${T[1]} / ${T[2]}" | bc)"
+echo "ratio (1 worker / 2 workers): $(python3 -c "print(f'{${T[1]} / ${T[2]}:.2f}')")"
 echo "cores: $(nproc)"

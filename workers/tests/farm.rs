@@ -41,8 +41,12 @@ fn vodfarm_cmd(config: &Path) -> Command {
 }
 
 fn start_worker(config: &Path, dir: &Path, n: usize) -> Worker {
+    start_worker_with(vodfarm_cmd(config), dir, n)
+}
+
+fn start_worker_with(mut cmd: Command, dir: &Path, n: usize) -> Worker {
     let log = dir.join(format!("worker-{n}.log"));
-    let child = vodfarm_cmd(config)
+    let child = cmd
         .args(["--log-json", "worker", "--concurrency", "1", "--scratch"])
         .arg(dir.join(format!("scratch-{n}")))
         .stdout(Stdio::null())
@@ -312,4 +316,92 @@ fn walk(dir: &Path, root: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Duplicate and stray messages on the embedded backends with two worker processes: a
+/// second ingest message, a package message before any chunk is encoded, and another
+/// after publishing. Still one package run and one publish, and the same bytes as a
+/// plain `vodfarm run`.
+#[test]
+fn duplicates_and_strays_still_package_and_publish_once() {
+    use workers::messages::{Job, Message};
+    use workers::queue::{LocalQueue, Queue};
+    let (_, master) = fixture("h264-24fps-aac");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let st = store.to_str().unwrap();
+    let settings = ["--ladder", "benchmark", "--chunk-segments", "1"];
+    let mut args = vec![
+        "submit",
+        master.to_str().unwrap(),
+        "--title",
+        "dup",
+        "--store",
+        st,
+    ];
+    args.extend_from_slice(&settings);
+    assert_eq!(ok(vodfarm(&args)).trim(), "dup");
+    let q = LocalQueue::open(&store.join("queues"), workers::runner::MAX_RECEIVES).unwrap();
+    let t = TitleId::parse("dup").unwrap();
+    let send = |job: Job| {
+        let m = Message::new(job);
+        q.send(m.queue(), &m.encode()).unwrap();
+    };
+    send(Job::Ingest { title: t.clone() });
+    send(Job::Package { title: t.clone() });
+
+    let workers: Vec<Worker> = (0..2)
+        .map(|n| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_vodfarm"));
+            c.env("VODFARM_LOG", "info")
+                .env_remove("VODFARM_CONFIG")
+                .env_remove("VODFARM_CONFIG_TOML");
+            let log = tmp.path().join(format!("worker-{n}.log"));
+            let child = c
+                .args(["--log-json", "worker", "--concurrency", "1", "--store", st])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap();
+            Worker { child, log }
+        })
+        .collect();
+    let local = workers::store::LocalStore::open(&store).unwrap();
+    let wait_published = || {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while workers::status::read(&local, &t).map(|s| s.state) != Some(State::Published) {
+            assert!(Instant::now() < deadline, "not published");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_published();
+    send(Job::Package { title: t.clone() });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while workers::runner::QUEUES
+        .iter()
+        .any(|name| q.depth(name).unwrap() + q.in_flight(name).unwrap() > 0)
+    {
+        assert!(Instant::now() < deadline, "queues did not drain");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let all: Vec<_> = workers.iter().flat_map(|w| events(&w.log)).collect();
+    for what in ["packaging", "published"] {
+        let n = all.iter().filter(|e| e.0 == what).count();
+        assert_eq!(n, 1, "'{what}' logged {n} times");
+    }
+    assert!(all
+        .iter()
+        .any(|e| e.0 == "package job before every part is done; dropped"));
+
+    let embedded = tmp.path().join("embedded");
+    let out = run_title(&master, "dup", &embedded, &settings);
+    assert!(out.status.success());
+    let want = walk(&embedded.join("origin/dup"), &embedded);
+    assert_eq!(walk(&store.join("origin/dup"), &store), want);
+    for key in &want {
+        assert!(
+            std::fs::read(store.join(key)).unwrap() == std::fs::read(embedded.join(key)).unwrap(),
+            "{key}"
+        );
+    }
 }

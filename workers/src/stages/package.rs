@@ -18,6 +18,21 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
         ctx.send(Job::Place { title: t.clone() })?;
         return Ok(());
     }
+    // Only the part that completes the set sends the package job; one that arrives
+    // earlier (a stray or replayed message) would package half a title. Dropping it is
+    // safe: the completing part sends its own.
+    let planned = ctx.store.exists(&keys::plan(t))?;
+    let done = ctx.store.list(&keys::done_prefix(t))?.len();
+    let parts = if planned {
+        ctx.plan(t)?.parts()
+    } else {
+        usize::MAX
+    };
+    if done < parts {
+        tracing::warn!(title = %t, done, planned, "package job before every part is done; dropped");
+        return Ok(());
+    }
+    let plan = ctx.plan(t)?;
     // One package job packages a title: the first to claim it by conditional create.
     // Its own redelivery (same message id: the worker died or stalled) goes on; any
     // other package message for the title is a duplicate, and dropping it is safe
@@ -30,7 +45,6 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
         return Ok(());
     }
     tracing::info!(title = %t, "packaging");
-    let plan = ctx.plan(t)?;
     let mut video = Vec::new();
     for r in &plan.rungs {
         let (codec, segments, timescale) = package_track(ctx, t, &plan, &r.id, plan.video_cut())?;
