@@ -226,6 +226,63 @@ fill_rate_bps = 1200000000
     assert_eq!(steer("hot", "lon"), hot_url);
     assert_eq!(steer("hot", "par"), hot_url);
 
+    // The same answer from the steering endpoint.
+    let mut steerd = Command::new(env!("CARGO_BIN_EXE_vodfarm"))
+        .args(["steer", "--listen", "127.0.0.1:0", "--store", st])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(steerd.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let steer_url = line.trim().rsplit_once(" at ").unwrap().1.to_string();
+    let (status, _, body) = http_get(
+        &format!("{steer_url}?title=hot&site=par&manifest=dash"),
+        None,
+    );
+    let _ = steerd.kill();
+    let _ = steerd.wait();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        answer["url"],
+        format!("{}/origin/hot/manifest.mpd", flash.url)
+    );
+    assert_eq!(answer["via"], "nearby");
+
+    // The appliance serves byte ranges with streaming content types, and nothing
+    // under a dot name (its index, partial downloads).
+    let (status, headers, body) = http_get(
+        &format!("{}/origin/hot/manifest.mpd", flash.url),
+        Some("bytes=5-14"),
+    );
+    assert_eq!(status, 206, "{headers}");
+    assert_eq!(
+        body,
+        std::fs::read(flash_cache.join("origin/hot/manifest.mpd")).unwrap()[5..15]
+    );
+    assert!(
+        headers.contains("content-type: application/dash+xml"),
+        "{headers}"
+    );
+    assert!(headers.contains("content-range: bytes 5-14/"), "{headers}");
+    let seg = files(&flash_cache.join("origin/hot"), &flash_cache)
+        .into_iter()
+        .find(|k| k.ends_with(".m4s"))
+        .unwrap();
+    let (status, headers, _) = http_get(&format!("{}/{seg}", flash.url), None);
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains("content-type: video/iso.segment"),
+        "{headers}"
+    );
+    for hidden in ["/.index.json", "/%2eindex.json", "/origin/../.index.json"] {
+        let (status, _, _) = http_get(&format!("{}{hidden}", flash.url), None);
+        assert_eq!(status, 404, "{hidden}");
+    }
+
     // hls.js plays it from the appliance; every media request is served there.
     let players = Path::new(env!("CARGO_MANIFEST_DIR")).join("../players");
     assert!(
@@ -294,4 +351,44 @@ fn files(dir: &Path, base: &Path) -> Vec<String> {
 
 fn sha(p: &Path) -> String {
     hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+/// A GET over a plain TCP connection: (status, lower-cased headers, body).
+fn http_get(url: &str, range: Option<&str>) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut c = std::net::TcpStream::connect(host).unwrap();
+    let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{range}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    c.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response");
+    let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = raw[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, head, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 2 + n + 2..];
+    }
 }
