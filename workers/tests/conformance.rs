@@ -115,6 +115,19 @@ fn check_store(store: &dyn ObjectStore, backend: &str, atomic_create: bool) {
         vec![k("a/1"), k("a/2/deep")],
         "{backend}: list"
     );
+    // More keys than one S3 listing page (1,000) holds.
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            s.spawn(move || {
+                for i in (t..1005).step_by(8) {
+                    store.put(&k(&format!("many/{i:04}")), b"").unwrap();
+                }
+            });
+        }
+    });
+    let many = store.list(&k("many/")).unwrap();
+    assert_eq!(many.len(), 1005, "{backend}: listing past one page");
+    assert!(many.windows(2).all(|w| w[0] < w[1]), "{backend}: sorted");
     // Another top-level prefix may live in another bucket.
     store.put("control/conformance/c", b"c").unwrap();
     assert_eq!(
