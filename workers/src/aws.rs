@@ -35,8 +35,9 @@ pub fn sdk_config(endpoint: Option<&str>, region: Option<&str>) -> aws_config::S
     block_on(loader.load())
 }
 
-/// One line from an SDK error: the service's code and message when there is one,
-/// else the error chain (connection refused, timeouts).
+/// One line from an SDK error (S3's or SQS's: the SDKs share the type): the HTTP
+/// status, the service's code and message when there is one, else the error chain
+/// (connection refused, timeouts).
 pub fn describe<E>(
     e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> String

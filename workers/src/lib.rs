@@ -9,6 +9,7 @@ pub mod aws;
 pub mod config;
 pub mod error;
 pub mod evaluate;
+pub mod http;
 pub mod keys;
 pub mod messages;
 pub mod oca;

@@ -333,7 +333,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 bail!("cache directory {} does not exist", cache.display());
             }
             let app = workers::oca::serve::router(&cache);
-            workers::oca::serve::run(app, listen, |addr| {
+            workers::http::run(app, listen, |addr| {
                 println!("serving {} at http://{addr}", cache.display());
             })
             .with_context(|| format!("serving at {listen}"))
@@ -551,7 +551,7 @@ fn steer(
     };
     if let Some(addr) = listen {
         let app = workers::steer::router(store, origin_url);
-        return workers::oca::serve::run(app, addr, |a| {
+        return workers::http::run(app, addr, |a| {
             println!("steering at http://{a}/steer");
         })
         .with_context(|| format!("serving at {addr}"));

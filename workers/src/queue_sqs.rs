@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 
-use crate::aws::block_on;
+use crate::aws::{block_on, describe};
 use crate::queue::{Queue, QueueError, Received};
 
 pub struct SqsQueue {
@@ -25,29 +25,6 @@ fn err(queue: &str, detail: String) -> QueueError {
         queue: queue.to_string(),
         detail,
     }
-}
-
-fn describe<
-    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
->(
-    e: &aws_sdk_sqs::error::SdkError<E, R>,
-) -> String {
-    if let Some(s) = e.as_service_error() {
-        return format!(
-            "{}: {}",
-            s.code().unwrap_or("error"),
-            s.message().unwrap_or_default()
-        );
-    }
-    let mut out = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        src = s.source();
-    }
-    out
 }
 
 impl SqsQueue {

@@ -4,7 +4,6 @@
 //! that browser players on other origins may fetch, and a refusal of anything under a
 //! dot name (the index and partial downloads are not content).
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use axum::extract::Request;
@@ -60,26 +59,4 @@ pub fn router(dir: &Path) -> Router {
         .fallback_service(ServeDir::new(dir).append_index_html_on_directories(false))
         .layer(middleware::from_fn(guard))
         .layer(cors)
-}
-
-/// Bind `listen` and serve `app` until the process is stopped; `on_bound` gets the
-/// real address (the port may have been 0).
-pub fn run(
-    app: Router,
-    listen: SocketAddr,
-    on_bound: impl FnOnce(SocketAddr),
-) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        on_bound(listener.local_addr()?);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-    })
 }
