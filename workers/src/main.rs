@@ -545,7 +545,12 @@ fn steer(
         None => format!(
             "file://{}",
             std::fs::canonicalize(store_dir)
-                .with_context(|| format!("store {}", store_dir.display()))?
+                .with_context(|| {
+                    format!(
+                        "no --origin-url and no local store at {} to point players at",
+                        store_dir.display()
+                    )
+                })?
                 .display()
         ),
     };
