@@ -96,14 +96,14 @@ fn copies(fleet: &Fleet, popularity: f64, tier_size: usize) -> usize {
 
 /// One tier of a site during planning: appliance ids with their free bytes, and
 /// which titles each held in the previous plan.
-struct Tier<'a> {
+struct TierRoom<'a> {
     free: Vec<(String, u64)>,
     before: Vec<BTreeSet<&'a str>>,
     /// Every title the tier held (one lookup instead of one per appliance).
     any: std::collections::HashSet<&'a str>,
 }
 
-impl<'a> Tier<'a> {
+impl<'a> TierRoom<'a> {
     fn new(site: &Site, kind: ApplianceKind, previous: &'a BTreeMap<String, FillPlan>) -> Self {
         let apps: Vec<_> = site.appliances.iter().filter(|a| a.kind == kind).collect();
         let before: Vec<BTreeSet<&str>> = apps
@@ -115,7 +115,7 @@ impl<'a> Tier<'a> {
                     .unwrap_or_default()
             })
             .collect();
-        Tier {
+        TierRoom {
             free: apps
                 .iter()
                 .map(|a| (a.id.clone(), a.capacity_bytes))
@@ -166,8 +166,8 @@ fn plan_site(
     order: &[&CatalogueTitle],
     previous: &BTreeMap<String, FillPlan>,
 ) -> Vec<FillPlan> {
-    let mut flash = Tier::new(site, ApplianceKind::Flash, previous);
-    let mut storage = Tier::new(site, ApplianceKind::Storage, previous);
+    let mut flash = TierRoom::new(site, ApplianceKind::Flash, previous);
+    let mut storage = TierRoom::new(site, ApplianceKind::Storage, previous);
     let mut held: BTreeMap<String, Vec<&CatalogueTitle>> = BTreeMap::new();
     let mut on_flash = BTreeSet::new();
     // A title a tier already holds ranks as if `1 + hysteresis` times as popular, so

@@ -215,13 +215,33 @@ struct RunArgs {
     /// Embedded object store and queue directory.
     #[arg(long, default_value = "./vodfarm-data")]
     store: PathBuf,
+    /// Worker threads (each encodes one chunk, every rung in parallel). Default: cores.
+    #[arg(long)]
+    workers: Option<usize>,
+    #[command(flatten)]
+    settings: TitleSettings,
+}
+
+#[derive(clap::Args)]
+struct SubmitArgs {
+    /// The master file (probed here first: a bad master is refused before uploading).
+    master: PathBuf,
+    /// Title id: 1-64 characters from a-z, A-Z, 0-9, '-', '_'.
+    #[arg(long)]
+    title: String,
+    #[arg(long, default_value = "./vodfarm-data")]
+    store: PathBuf,
+    #[command(flatten)]
+    settings: TitleSettings,
+}
+
+/// What a title is made with: the same for `run` and `submit`.
+#[derive(clap::Args)]
+struct TitleSettings {
     /// Ladder: per-title (chosen from the title's own rate-quality hull), a fixed
     /// built-in (apple-avc, benchmark), or a TOML file (fixed ladder or per-title policy).
     #[arg(long, default_value = PER_TITLE)]
     ladder: String,
-    /// Worker threads (each encodes one chunk, every rung in parallel). Default: cores.
-    #[arg(long)]
-    workers: Option<usize>,
     /// Target segment duration in seconds (made a whole number of frames).
     #[arg(long, default_value_t = 4.0)]
     segment_seconds: f64,
@@ -231,26 +251,6 @@ struct RunArgs {
     /// Popularity hint for placement until viewing statistics exist: hot, warm, cold.
     #[arg(long, value_parser = parse_tier)]
     tier: Option<placement::Tier>,
-}
-
-#[derive(clap::Args)]
-struct SubmitArgs {
-    /// The master file (probed here first: a bad master is refused before uploading).
-    master: PathBuf,
-    #[arg(long)]
-    title: String,
-    /// Ladder: per-title, apple-avc, benchmark or a TOML file.
-    #[arg(long, default_value = PER_TITLE)]
-    ladder: String,
-    #[arg(long, default_value_t = 4.0)]
-    segment_seconds: f64,
-    #[arg(long, default_value_t = 2)]
-    chunk_segments: u32,
-    /// Popularity hint for placement until viewing statistics exist: hot, warm, cold.
-    #[arg(long, value_parser = parse_tier)]
-    tier: Option<placement::Tier>,
-    #[arg(long, default_value = "./vodfarm-data")]
-    store: PathBuf,
 }
 
 fn parse_tier(s: &str) -> Result<placement::Tier, String> {
@@ -781,14 +781,14 @@ fn lock_store(root: &Path) -> Result<StoreLock> {
 }
 
 /// Validate a master and its settings before anything is written: the request.
-fn request_for(
-    title: &TitleId,
-    master: &Path,
-    ladder: &str,
-    segment_seconds: f64,
-    chunk_segments: u32,
-    tier: Option<placement::Tier>,
-) -> Result<Request> {
+fn request_for(title: &TitleId, master: &Path, settings: &TitleSettings) -> Result<Request> {
+    let TitleSettings {
+        ladder,
+        segment_seconds,
+        chunk_segments,
+        tier,
+    } = settings;
+    let (segment_seconds, chunk_segments, tier) = (*segment_seconds, *chunk_segments, *tier);
     let probe = media::probe(master)?;
     let ladder = load_ladder(ladder)?;
     if !(1..=64).contains(&chunk_segments) {
@@ -869,14 +869,7 @@ fn enqueue(
 
 fn submit(b: workers::config::Backends, args: SubmitArgs) -> Result<()> {
     let title = TitleId::parse(&args.title)?;
-    let request = request_for(
-        &title,
-        &args.master,
-        &args.ladder,
-        args.segment_seconds,
-        args.chunk_segments,
-        args.tier,
-    )?;
+    let request = request_for(&title, &args.master, &args.settings)?;
     if !enqueue(
         b.store.as_ref(),
         b.queue.as_ref(),
@@ -972,14 +965,7 @@ fn worker(
 fn run(args: RunArgs) -> Result<()> {
     let title = TitleId::parse(&args.title)?;
     // Validate everything before writing anything.
-    let request = request_for(
-        &title,
-        &args.master,
-        &args.ladder,
-        args.segment_seconds,
-        args.chunk_segments,
-        args.tier,
-    )?;
+    let request = request_for(&title, &args.master, &args.settings)?;
     let store_dir = args.store.clone();
     let store = Arc::new(LocalStore::open(&store_dir)?);
     let _lock = lock_store(&store_dir)?;

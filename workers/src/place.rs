@@ -66,10 +66,13 @@ pub fn catalogue(
 fn checksum_title(store: &dyn ObjectStore, id: &TitleId) -> Result<Vec<CatalogueFile>, StageError> {
     let mut files = Vec::new();
     for key in store.list(&keys::origin_prefix(id))? {
-        let bytes = store.get(&key)?;
+        // Streamed: memory does not grow with the file.
+        let mut hash = sha2::Sha256::new();
+        let size = std::io::copy(&mut store.read_from(&key, 0)?, &mut hash)
+            .map_err(|e| StageError::Transient(format!("reading {key}: {e}")))?;
         files.push(CatalogueFile {
-            sha256: hex::encode(sha2::Sha256::digest(&bytes)),
-            size: bytes.len() as u64,
+            sha256: hex::encode(hash.finalize()),
+            size,
             key,
         });
     }

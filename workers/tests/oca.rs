@@ -6,57 +6,24 @@
 //! from the appliance with every media request served there, and a re-plan whose
 //! fill deletes what the plan dropped.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::Digest;
-
+use crate::servers::{vodfarm_server, Server};
 use crate::support::*;
 
-/// A running `vodfarm oca serve`, stopped on drop.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// `vodfarm oca serve` of `cache`, stopped on drop.
 fn serve(cache: &Path) -> Server {
     std::fs::create_dir_all(cache).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vodfarm"))
-        .args(["oca", "serve", "--listen", "127.0.0.1:0", "--cache"])
-        .arg(cache)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vodfarm oca serve starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .rsplit_once(" at ")
-        .map(|(_, u)| u.to_string())
-        .unwrap_or_else(|| panic!("oca serve did not start: {line:?}"));
-    Server { child, url }
-}
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    vodfarm_server(&[
+        "oca",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--cache",
+        cache.to_str().unwrap(),
+    ])
 }
 
 fn json(path: PathBuf) -> serde_json::Value {
@@ -194,19 +161,21 @@ fill_rate_bps = 1200000000
         (&flash_cache, vec!["hot"]),
         (&storage_cache, vec!["warm", "cold"]),
     ] {
-        let mut want = Vec::new();
+        let mut want = std::collections::BTreeMap::new();
         for t in titles {
-            want.extend(files(&store.join("origin").join(t), &store));
+            for (k, bytes) in tree(&store.join("origin").join(t)) {
+                want.insert(format!("origin/{t}/{k}"), bytes);
+            }
         }
-        want.sort();
-        assert_eq!(files(cache, cache), want);
-        for key in &want {
-            assert_eq!(
-                sha(&cache.join(key)),
-                sha(&store.join(key)),
-                "{key} differs from the origin"
-            );
-        }
+        // The cache's own index and partial-download folder are not content.
+        let mut got = tree(cache);
+        got.retain(|k, _| !k.starts_with('.'));
+        assert!(
+            got == want,
+            "{} cached, {} at the origin, or bytes differ",
+            got.len(),
+            want.len()
+        );
     }
 
     // Outside its window an appliance fetches nothing.
@@ -227,23 +196,12 @@ fill_rate_bps = 1200000000
     assert_eq!(steer("hot", "par"), hot_url);
 
     // The same answer from the steering endpoint.
-    let mut steerd = Command::new(env!("CARGO_BIN_EXE_vodfarm"))
-        .args(["steer", "--listen", "127.0.0.1:0", "--store", st])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(steerd.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let steer_url = line.trim().rsplit_once(" at ").unwrap().1.to_string();
+    let steerd = vodfarm_server(&["steer", "--listen", "127.0.0.1:0", "--store", st]);
     let (status, _, body) = http_get(
-        &format!("{steer_url}?title=hot&site=par&manifest=dash"),
+        &format!("{}?title=hot&site=par&manifest=dash", steerd.url),
         None,
     );
-    let _ = steerd.kill();
-    let _ = steerd.wait();
+    drop(steerd);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(
@@ -268,9 +226,10 @@ fill_rate_bps = 1200000000
         "{headers}"
     );
     assert!(headers.contains("content-range: bytes 5-14/"), "{headers}");
-    let seg = files(&flash_cache.join("origin/hot"), &flash_cache)
-        .into_iter()
+    let seg = tree(&flash_cache.join("origin/hot"))
+        .into_keys()
         .find(|k| k.ends_with(".m4s"))
+        .map(|k| format!("origin/hot/{k}"))
         .unwrap();
     let (status, headers, _) = http_get(&format!("{}/{seg}", flash.url), None);
     assert_eq!(status, 200);
@@ -322,35 +281,20 @@ fill_rate_bps = 1200000000
     );
 }
 
+/// A partial download with bytes in it. (Not `tree`: the fill being watched renames
+/// partials away while this looks, so a file may vanish between listing and reading.)
 fn has_partial(dir: &Path) -> bool {
-    files(dir, dir)
-        .iter()
-        .any(|k| std::fs::metadata(dir.join(k)).is_ok_and(|m| m.len() > 0))
-}
-
-/// Files under `dir` (dot names skipped), as paths relative to `base`.
-fn files(dir: &Path, base: &Path) -> Vec<String> {
-    let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
+        return false;
     };
-    for e in rd.flatten() {
-        if e.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
+    rd.flatten().any(|e| {
         let p = e.path();
         if p.is_dir() {
-            out.extend(files(&p, base));
+            has_partial(&p)
         } else {
-            out.push(p.strip_prefix(base).unwrap().display().to_string());
+            std::fs::metadata(&p).is_ok_and(|m| m.len() > 0)
         }
-    }
-    out.sort();
-    out
-}
-
-fn sha(p: &Path) -> String {
-    hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+    })
 }
 
 /// A GET over a plain TCP connection: (status, lower-cased headers, body).

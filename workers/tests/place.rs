@@ -69,7 +69,7 @@ fn place_writes_fill_plans_with_real_checksums() {
     };
     assert!(read("lon-flash-1").files.is_empty());
     let plan = read("lon-store-1");
-    let origin: Vec<String> = walk(&store.join("origin/hot"));
+    let origin = tree(&store.join("origin/hot"));
     assert_eq!(plan.files.len(), origin.len());
     for f in &plan.files {
         let bytes = std::fs::read(store.join(&f.key)).unwrap();
@@ -106,16 +106,4 @@ fn place_writes_fill_plans_with_real_checksums() {
             && err.lines().count() == 1,
         "{err}"
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path().display().to_string());
-        }
-    }
-    out
 }

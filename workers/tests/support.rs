@@ -169,6 +169,17 @@ pub fn fragments(segment: &[u8]) -> Vec<Fragment> {
     out
 }
 
+/// The command's stdout; its stderr in the panic message if it failed.
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 /// Every file under `dir`, relative path → bytes.
 pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();

@@ -5,7 +5,7 @@
 //! and moving a file into place only when its SHA-256 matches the plan. Ends by
 //! reporting what the appliance holds and its health to `control/appliances/<id>.json`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -229,8 +229,6 @@ pub fn fill(
         .into_iter()
         .filter(|(_, ok)| *ok)
         .map(|(t, _)| t.to_string())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect();
     let report = ApplianceReport {
         appliance: appliance.to_string(),
