@@ -62,7 +62,7 @@ pub fn builtin_policy() -> PerTitlePolicy {
 impl PerTitlePolicy {
     pub fn parse(text: &str) -> Result<Self, LadderError> {
         let p: PerTitlePolicy = toml::from_str(text).map_err(|e| LadderError::Parse {
-            detail: e.to_string().lines().next().unwrap_or_default().to_string(),
+            detail: crate::error::toml_detail(&e),
         })?;
         p.validate()?;
         Ok(p)

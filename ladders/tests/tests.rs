@@ -49,6 +49,41 @@ fn invalid_ladder_file_is_a_clear_error() {
     assert!(e.contains("preset 'warp'"), "{e}");
 }
 
+#[test]
+fn toml_errors_say_where_and_what() {
+    let cases = [
+        ("name = 'x'\n", "line 1, column 1: missing field `preset`"),
+        (
+            "name = 'x'\nname = 'y'\n",
+            "line 2, column 1: duplicate key `name`",
+        ),
+        ("name = \n", "line 1, column 8: "),
+    ];
+    for (text, expected) in cases {
+        let e = ladders::Ladder::parse(text).unwrap_err().to_string();
+        assert!(e.contains(expected), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+        let e = ladders::PerTitlePolicy::parse(text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("ladder file is not valid: TOML parse error at line"),
+            "{e}"
+        );
+    }
+    let e = ladders::Ladder::parse(&include_str!("../presets/apple-avc.toml").replacen(
+        "kbps = 145",
+        "kbps = 'fast'",
+        1,
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("invalid type: string \"fast\", expected u32"),
+        "{e}"
+    );
+}
+
 mod per_title {
     use ladders::{builtin_policy, choose_ladder, upper_hull, MasterShape, Measured};
     use proptest::prelude::*;
@@ -291,5 +326,278 @@ mod per_title {
             svg.matches("fill=\"#d62728\"><title>").count(),
             d.rungs.len()
         );
+    }
+}
+
+/// Property tests standing in for fuzz targets: ladder and policy files are user input,
+/// so any text is a value or an error, never a panic; and what parses is usable.
+mod no_panic {
+    use ladders::{
+        fit_ladder, plan_grid, Ladder, LadderError, MasterShape, PerTitlePolicy, RateControl,
+    };
+    use proptest::prelude::*;
+
+    const LADDER: &str = include_str!("../presets/apple-avc.toml");
+    const CAPPED: &str = include_str!("../presets/benchmark.toml");
+    const POLICY: &str = include_str!("../presets/per-title.toml");
+
+    /// Values that sit on the edges of TOML's and the validators' ranges.
+    const TOKENS: &[&str] = &[
+        "0",
+        "-1",
+        "1",
+        "16",
+        "8193",
+        "4294967295",
+        "4294967296",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "nan",
+        "+nan",
+        "-nan",
+        "inf",
+        "-inf",
+        "1e309",
+        "0.0",
+        "-0.0",
+        "1.1",
+        "4.0",
+        "51.0",
+        "51.00001",
+        "240.0",
+        "240.1",
+        "1e-320",
+        "\"\"",
+        "\"x\"",
+        "[]",
+        "[[0, 0]]",
+        "[[16, 16]]",
+        "[1.0]",
+        "{}",
+        "true",
+        "'abr'",
+        "\"capped-crf\"",
+        "1979-05-27",
+        "\"\u{0}\"",
+        "\"\\u0000\"",
+        "\"é\u{feff}\"",
+        "[[rung]]",
+        "[analysis]",
+        "\n",
+        "=",
+        "#",
+        "[",
+        "]",
+        "\"",
+        "'''",
+        ",",
+        ".",
+        "\\",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        /// Replace the value of the n-th `key = value` line.
+        Value(usize, usize),
+        /// Insert a token at a char position.
+        Insert(usize, usize),
+        /// Remove a run of chars.
+        Remove(usize, usize),
+        /// Remove or duplicate the n-th line.
+        DropLine(usize),
+        DupLine(usize),
+        /// Replace one char with any char.
+        Char(usize, char),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            4 => (any::<usize>(), 0..TOKENS.len()).prop_map(|(l, t)| Edit::Value(l, t)),
+            2 => (any::<usize>(), 0..TOKENS.len()).prop_map(|(p, t)| Edit::Insert(p, t)),
+            1 => (any::<usize>(), 1usize..20).prop_map(|(p, n)| Edit::Remove(p, n)),
+            1 => any::<usize>().prop_map(Edit::DropLine),
+            1 => any::<usize>().prop_map(Edit::DupLine),
+            1 => (any::<usize>(), any::<char>()).prop_map(|(p, c)| Edit::Char(p, c)),
+        ]
+    }
+
+    fn apply(text: &str, edits: &[Edit]) -> String {
+        let mut chars: Vec<char> = text.chars().collect();
+        for e in edits {
+            let n = chars.len() + 1;
+            match *e {
+                Edit::Value(l, t) => {
+                    let s: String = chars.iter().collect();
+                    let mut lines: Vec<String> = s.lines().map(str::to_string).collect();
+                    let keyed: Vec<usize> = (0..lines.len())
+                        .filter(|&i| lines[i].contains(" = "))
+                        .collect();
+                    if !keyed.is_empty() {
+                        let i = keyed[l % keyed.len()];
+                        let key = lines[i].split(" = ").next().unwrap().to_string();
+                        lines[i] = format!("{key} = {}", TOKENS[t]);
+                    }
+                    chars = lines.join("\n").chars().collect();
+                }
+                Edit::Insert(p, t) => {
+                    let at = p % n;
+                    chars.splice(at..at, TOKENS[t].chars());
+                }
+                Edit::Remove(p, len) => {
+                    let at = p % n;
+                    chars.drain(at..(at + len).min(chars.len()));
+                }
+                Edit::DropLine(l) | Edit::DupLine(l) => {
+                    let s: String = chars.iter().collect();
+                    let mut lines: Vec<&str> = s.lines().collect();
+                    if !lines.is_empty() {
+                        let i = l % lines.len();
+                        if matches!(e, Edit::DropLine(_)) {
+                            lines.remove(i);
+                        } else {
+                            lines.insert(i, lines[i]);
+                        }
+                    }
+                    chars = lines.join("\n").chars().collect();
+                }
+                Edit::Char(p, c) => {
+                    if !chars.is_empty() {
+                        let at = p % chars.len();
+                        chars[at] = c;
+                    }
+                }
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    const SHAPES: &[(u32, u32, u32, u32)] = &[
+        (1920, 1080, 24, 1),
+        (1280, 720, 30000, 1001),
+        (640, 480, 25, 1),
+        (2, 2, 240, 1),
+        (7680, 4320, 1, 1),
+    ];
+
+    /// An accepted ladder holds what its validation promises, and fits any master.
+    fn use_ladder(l: &Ladder) {
+        assert!(!l.rungs.is_empty());
+        assert!((1.0..=4.0).contains(&l.maxrate_ratio));
+        assert!((0.5..=8.0).contains(&l.bufsize_ratio));
+        for r in &l.rungs {
+            assert!((16..=8192).contains(&r.width) && (16..=8192).contains(&r.height));
+            assert!((50..=100_000).contains(&r.kbps));
+            assert!(l.rate_control == RateControl::Abr || r.crf.is_some());
+        }
+        for &(width, height, fps_num, fps_den) in SHAPES {
+            let shape = MasterShape {
+                width,
+                height,
+                fps_num,
+                fps_den,
+            };
+            let rungs = fit_ladder(l, shape);
+            assert!(!rungs.is_empty());
+            let decimations: Vec<u32> = rungs.iter().map(|r| r.decimation).collect();
+            plan_grid(fps_num, fps_den, 4.0, &decimations).unwrap();
+        }
+    }
+
+    /// An accepted policy plans probes, decimations and windows for any master.
+    fn use_policy(p: &PerTitlePolicy) {
+        for &(width, height, fps_num, fps_den) in SHAPES {
+            let shape = MasterShape {
+                width,
+                height,
+                fps_num,
+                fps_den,
+            };
+            let sizes = p.probe_sizes(shape);
+            assert!(!sizes.is_empty());
+            let d = p.possible_decimations(fps_num, fps_den);
+            plan_grid(fps_num, fps_den, 4.0, &d).unwrap();
+            // Up to a day at 0.5 s IDR intervals (windows() lists its picks, so an
+            // absurd interval count with an unbounded max_windows is a huge Vec).
+            for n in [0u64, 1, 7, 3600, 172_800] {
+                let w = p.windows(n);
+                assert!(w.len() as u64 <= n && w.iter().all(|&i| i < n.max(1)));
+            }
+        }
+    }
+
+    fn check_error(e: &LadderError) {
+        if let LadderError::Parse { detail } = e {
+            // Where ("TOML parse error at line L, column C") and what, after ": ".
+            assert!(detail.contains(": "), "{detail}");
+        }
+        assert!(!e.to_string().is_empty());
+    }
+
+    #[test]
+    fn the_seeds_are_valid() {
+        use_ladder(&Ladder::parse(LADDER).unwrap());
+        use_ladder(&Ladder::parse(CAPPED).unwrap());
+        use_policy(&PerTitlePolicy::parse(POLICY).unwrap());
+        // The editor reaches values: a bad one is refused by name.
+        let e = Ladder::parse(&apply(LADDER, &[Edit::Value(6, 9)])).unwrap_err();
+        assert!(e.to_string().contains("bufsize_ratio NaN"), "{e}");
+    }
+
+    /// Every edge value on every key of every seed, exhaustively (about 3,000 files):
+    /// the cases a random search reaches only by luck.
+    #[test]
+    fn every_edge_value_on_every_key() {
+        for seed in [LADDER, CAPPED, POLICY] {
+            let keys = seed.lines().filter(|l| l.contains(" = ")).count();
+            for l in 0..keys {
+                for t in 0..TOKENS.len() {
+                    let text = apply(seed, &[Edit::Value(l, t)]);
+                    let r = std::panic::catch_unwind(|| {
+                        if seed == POLICY {
+                            PerTitlePolicy::parse(&text).map(|p| use_policy(&p))
+                        } else {
+                            Ladder::parse(&text).map(|l| use_ladder(&l))
+                        }
+                    });
+                    match r {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => check_error(&e),
+                        Err(_) => panic!("panic on:\n{text}"),
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(384))]
+
+        #[test]
+        fn any_text_is_a_ladder_or_an_error(text in "\\PC{0,300}") {
+            match Ladder::parse(&text) {
+                Ok(l) => use_ladder(&l),
+                Err(e) => check_error(&e),
+            }
+            match PerTitlePolicy::parse(&text) {
+                Ok(p) => use_policy(&p),
+                Err(e) => check_error(&e),
+            }
+        }
+
+        #[test]
+        fn mutated_ladders_are_ladders_or_errors(seed in prop::sample::select(vec![LADDER, CAPPED]), edits in prop::collection::vec(edit(), 1..5)) {
+            match Ladder::parse(&apply(seed, &edits)) {
+                Ok(l) => use_ladder(&l),
+                Err(e) => check_error(&e),
+            }
+        }
+
+        #[test]
+        fn mutated_policies_are_policies_or_errors(edits in prop::collection::vec(edit(), 1..5)) {
+            match PerTitlePolicy::parse(&apply(POLICY, &edits)) {
+                Ok(p) => use_policy(&p),
+                Err(e) => check_error(&e),
+            }
+        }
     }
 }

@@ -22,10 +22,12 @@ fn extinf(ticks: u64, timescale: u32) -> f32 {
 }
 
 fn target_duration(segments: &[SegmentInfo], timescale: u32) -> u64 {
-    // Each EXTINF rounded to the nearest integer must not exceed the target.
+    // Each EXTINF rounded to the nearest integer must not exceed the target. Round
+    // the value as written: at time scales past 200 kHz a duration just under x.5 s
+    // (2.499996) is written as 2.5, which a client rounds up.
     segments
         .iter()
-        .map(|s| (s.duration as f64 / timescale as f64).round() as u64)
+        .map(|s| extinf(s.duration, timescale).round() as u64)
         .max()
         .unwrap_or(1)
         .max(1)

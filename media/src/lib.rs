@@ -15,6 +15,7 @@ mod error;
 mod open;
 mod probe;
 mod quality;
+pub mod samples;
 mod split;
 mod synth;
 mod video;

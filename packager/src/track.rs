@@ -41,7 +41,12 @@ pub struct Sample {
 
 impl Sample {
     pub fn pts(&self) -> i64 {
-        self.dts as i64 + self.cts_offset as i64
+        // Saturating: a damaged chunk file can hold any u64 decode time, and
+        // `dts as i64 + cts` overflowed (a panic in debug builds) for decode times
+        // at or near 2^63. Such a time then fails the grid checks instead.
+        i64::try_from(self.dts)
+            .unwrap_or(i64::MAX)
+            .saturating_add(self.cts_offset as i64)
     }
 }
 

@@ -103,7 +103,7 @@ pub struct Fleet {
 impl Fleet {
     pub fn parse(text: &str) -> Result<Self, PlacementError> {
         let f: Fleet = toml::from_str(text).map_err(|e| PlacementError::Parse {
-            detail: e.to_string().lines().next().unwrap_or_default().to_string(),
+            detail: crate::error::toml_detail(&e),
         })?;
         f.validate()?;
         Ok(f)
@@ -155,7 +155,8 @@ impl Fleet {
                     s.id
                 ));
             }
-            if s.utc_offset_minutes.abs() > 14 * 60 {
+            // unsigned_abs: abs() of i32::MIN overflows (a panic on a fleet file).
+            if s.utc_offset_minutes.unsigned_abs() > 14 * 60 {
                 return bad(format!(
                     "site {}: UTC offset {} min is out of range",
                     s.id, s.utc_offset_minutes
@@ -213,7 +214,9 @@ impl Site {
     pub fn window_bytes(&self, a: &Appliance) -> u64 {
         let (s, e) = self.fill_window;
         let hours = if e > s { e - s } else { 24 - s + e };
-        a.fill_rate_bps / 8 * 3600 * hours as u64
+        // Saturating: fill rates are not bounded, and a typo (a few zeros too many)
+        // overflowed here, a panic in `vodfarm place`.
+        (a.fill_rate_bps / 8).saturating_mul(3600 * hours as u64)
     }
 
     /// Whether `utc_minute_of_day` falls in this site's fill window.

@@ -90,7 +90,9 @@ fn with_bonus<'a>(
 }
 
 fn copies(fleet: &Fleet, popularity: f64, tier_size: usize) -> usize {
-    let c = 1 + (popularity.max(0.0) / fleet.popularity_per_copy).floor() as usize;
+    // The quotient can be huge or infinite (a tiny popularity_per_copy such as 1e-320
+    // passes validation); the cast saturates, so the + 1 must too.
+    let c = ((popularity.max(0.0) / fleet.popularity_per_copy).floor() as usize).saturating_add(1);
     c.min(fleet.max_copies as usize).min(tier_size).max(1)
 }
 

@@ -190,3 +190,290 @@ fn hot_titles_get_more_copies_and_flash() {
     assert!(p["t1"].iter().all(|a| a == "s0-a0" || a == "s0-a1"));
     assert_eq!(p["t2"].len(), 1);
 }
+
+#[test]
+fn toml_errors_say_where_and_what() {
+    let e = Fleet::parse("max_copies = 2\n").unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "fleet file is not valid: TOML parse error at line 1, column 1: missing field `popularity_per_copy`"
+    );
+    let e = Fleet::parse("popularity_per_copy = 1.0\nmax_copies = -2\nsite = []\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 2, column 14: invalid value: integer `-2`, expected u32"),
+        "{e}"
+    );
+}
+
+/// Property tests standing in for a fuzz target: a fleet file is operator input, so any
+/// text is a fleet or an error, never a panic; and an accepted fleet can be planned,
+/// steered and scheduled.
+mod no_panic {
+    use placement::{plan, steer, Catalogue, Fleet, PlacementError, Tier};
+    use proptest::prelude::*;
+
+    const FLEET: &str = r#"popularity_per_copy = 100.0
+max_copies = 3
+hysteresis = 0.5
+[new_title_popularity]
+hot = 300.0
+warm = 100.0
+cold = 0.0
+[[site]]
+id = "lon"
+location = "embedded"
+utc_offset_minutes = 60
+fill_window = [22, 6]
+nearby = ["ams"]
+[[site.appliance]]
+id = "lon-f1"
+kind = "flash"
+capacity_bytes = 100000
+fill_rate_bps = 300000000
+url = "http://127.0.0.1:9001"
+[[site.appliance]]
+id = "lon-s1"
+kind = "storage"
+capacity_bytes = 1000000
+fill_rate_bps = 1200000000
+[[site]]
+id = "ams"
+location = "ixp"
+utc_offset_minutes = -300
+nearby = ["lon"]
+[[site.appliance]]
+id = "ams-s1"
+kind = "storage"
+capacity_bytes = 1000000
+fill_rate_bps = 1000000000
+url = "http://127.0.0.1:9002"
+"#;
+
+    /// Values on the edges of TOML's and the validator's ranges.
+    const TOKENS: &[&str] = &[
+        "0",
+        "-1",
+        "1",
+        "16",
+        "17",
+        "23",
+        "24",
+        "25",
+        "840",
+        "841",
+        "-841",
+        "2147483647",
+        "-2147483648",
+        "4294967295",
+        "4294967296",
+        "9223372036854775807",
+        "18446744073709551615",
+        "18446744073709551616",
+        "nan",
+        "-nan",
+        "inf",
+        "-inf",
+        "1e309",
+        "0.0",
+        "-0.0",
+        "10.0",
+        "10.000001",
+        "1e-320",
+        "\"\"",
+        "\"lon\"",
+        "\"ams\"",
+        "\"a b\"",
+        "\"é\"",
+        "[]",
+        "[\"lon\"]",
+        "[\"nowhere\"]",
+        "[0, 0]",
+        "[23, 24]",
+        "[24, 0]",
+        "[5, 5]",
+        "\"flash\"",
+        "\"tape\"",
+        "{}",
+        "true",
+        "1979-05-27",
+        "[[site]]",
+        "[[site.appliance]]",
+        "\n",
+        "=",
+        "#",
+        "[",
+        "]",
+        "\"",
+        "'''",
+        ",",
+        ".",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Value(usize, usize),
+        Insert(usize, usize),
+        Remove(usize, usize),
+        DropLine(usize),
+        DupLine(usize),
+        Char(usize, char),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            4 => (any::<usize>(), 0..TOKENS.len()).prop_map(|(l, t)| Edit::Value(l, t)),
+            2 => (any::<usize>(), 0..TOKENS.len()).prop_map(|(p, t)| Edit::Insert(p, t)),
+            1 => (any::<usize>(), 1usize..20).prop_map(|(p, n)| Edit::Remove(p, n)),
+            1 => any::<usize>().prop_map(Edit::DropLine),
+            1 => any::<usize>().prop_map(Edit::DupLine),
+            1 => (any::<usize>(), any::<char>()).prop_map(|(p, c)| Edit::Char(p, c)),
+        ]
+    }
+
+    fn apply(text: &str, edits: &[Edit]) -> String {
+        let mut chars: Vec<char> = text.chars().collect();
+        for e in edits {
+            let n = chars.len() + 1;
+            match *e {
+                Edit::Value(l, t) => {
+                    let s: String = chars.iter().collect();
+                    let mut lines: Vec<String> = s.lines().map(str::to_string).collect();
+                    let keyed: Vec<usize> = (0..lines.len())
+                        .filter(|&i| lines[i].contains(" = "))
+                        .collect();
+                    if !keyed.is_empty() {
+                        let i = keyed[l % keyed.len()];
+                        let key = lines[i].split(" = ").next().unwrap().to_string();
+                        lines[i] = format!("{key} = {}", TOKENS[t]);
+                    }
+                    chars = lines.join("\n").chars().collect();
+                }
+                Edit::Insert(p, t) => {
+                    let at = p % n;
+                    chars.splice(at..at, TOKENS[t].chars());
+                }
+                Edit::Remove(p, len) => {
+                    let at = p % n;
+                    chars.drain(at..(at + len).min(chars.len()));
+                }
+                Edit::DropLine(l) | Edit::DupLine(l) => {
+                    let s: String = chars.iter().collect();
+                    let mut lines: Vec<&str> = s.lines().collect();
+                    if !lines.is_empty() {
+                        let i = l % lines.len();
+                        if matches!(e, Edit::DropLine(_)) {
+                            lines.remove(i);
+                        } else {
+                            lines.insert(i, lines[i]);
+                        }
+                    }
+                    chars = lines.join("\n").chars().collect();
+                }
+                Edit::Char(p, c) => {
+                    if !chars.is_empty() {
+                        let at = p % chars.len();
+                        chars[at] = c;
+                    }
+                }
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    /// Everything the farm does with a fleet it accepted.
+    fn use_fleet(f: &Fleet) {
+        f.validate().unwrap();
+        for t in [Tier::Hot, Tier::Warm, Tier::Cold] {
+            assert!(f.tier_popularity(t) >= 0.0);
+        }
+        let c = Catalogue {
+            titles: (0..4)
+                .map(|i| crate::title(i, 50.0 * i as f64, 3000))
+                .collect(),
+        };
+        let p = plan(f, &c);
+        for s in &f.sites {
+            for a in &s.appliances {
+                let _ = s.window_bytes(a);
+                assert!(p[&a.id].bytes <= a.capacity_bytes);
+            }
+            for minute in (0..1440).step_by(59) {
+                let _ = s.in_window(minute);
+            }
+            steer(f, |_, _| true, "t1", &s.id).unwrap();
+        }
+    }
+
+    fn check_error(e: &PlacementError) {
+        if let PlacementError::Parse { detail } = e {
+            // Where ("TOML parse error at line L, column C") and what, after ": ".
+            assert!(detail.contains(": "), "{detail}");
+        }
+        assert!(!e.to_string().is_empty());
+    }
+
+    #[test]
+    fn the_seed_is_valid() {
+        use_fleet(&Fleet::parse(FLEET).unwrap());
+        let e = Fleet::parse(&apply(FLEET, &[Edit::Value(8, 10)])).unwrap_err();
+        assert!(e.to_string().contains("lon: UTC offset"), "{e}");
+    }
+
+    /// Every edge value on every key, exhaustively (about 1,400 files): the cases a
+    /// random search reaches only by luck.
+    #[test]
+    fn every_edge_value_on_every_key() {
+        let keys = FLEET.lines().filter(|l| l.contains(" = ")).count();
+        for l in 0..keys {
+            for t in 0..TOKENS.len() {
+                let text = apply(FLEET, &[Edit::Value(l, t)]);
+                match std::panic::catch_unwind(|| Fleet::parse(&text).map(|f| use_fleet(&f))) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => check_error(&e),
+                    Err(_) => panic!("panic on:\n{text}"),
+                }
+            }
+        }
+    }
+
+    /// Found by `every_edge_value_on_every_key`.
+    #[test]
+    fn extreme_offsets_and_fill_rates_are_handled() {
+        let e = Fleet::parse(&FLEET.replace("= 60\n", "= -2147483648\n")).unwrap_err();
+        assert!(e.to_string().contains("UTC offset -2147483648 min"), "{e}");
+        let f = Fleet::parse(&FLEET.replace("300000000", "9223372036854775807")).unwrap();
+        // 22:00 to 06:00 at i64::MAX bit/s: more than any appliance can hold.
+        assert_eq!(f.sites[0].window_bytes(&f.sites[0].appliances[0]), u64::MAX);
+        // A positive but subnormal popularity_per_copy: every title wants infinitely
+        // many copies, capped by max_copies and the tier.
+        let f = Fleet::parse(&FLEET.replace("copy = 100.0", "copy = 1e-320")).unwrap();
+        let c = Catalogue {
+            titles: vec![crate::title(1, 1e300, 3000)],
+        };
+        let p = plan(&f, &c);
+        assert_eq!(p["lon-f1"].titles, ["t1"]);
+        assert_eq!(p["ams-s1"].titles, ["t1"]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_text_is_a_fleet_or_an_error(text in "\\PC{0,300}") {
+            match Fleet::parse(&text) {
+                Ok(f) => use_fleet(&f),
+                Err(e) => check_error(&e),
+            }
+        }
+
+        #[test]
+        fn mutated_fleets_are_fleets_or_errors(edits in prop::collection::vec(edit(), 1..5)) {
+            match Fleet::parse(&apply(FLEET, &edits)) {
+                Ok(f) => use_fleet(&f),
+                Err(e) => check_error(&e),
+            }
+        }
+    }
+}

@@ -1,36 +1,122 @@
-/// How a stage failed. Permanent failures (bad input) fail the title at once; transient
-/// ones leave the message to be delivered again (and dead-lettered after N receives).
+//! How the farm fails. One error type for the core, [`FarmError`], that keeps the
+//! error it came from (with the values that were wrong) and decides by cause whether
+//! trying again can help: I/O timeouts, throttling and 5xx answers are transient; a
+//! missing object, a bad master, bad settings and refused permissions are permanent.
+//! Disk full is transient (space may come back) until the job's last permitted
+//! attempt, when the runner fails the title naming it.
+
+use std::io::ErrorKind;
+
+use crate::queue::QueueError;
+use crate::store::StoreError;
+
+/// An error of the farm core: stages, submit, the worker pool.
 #[derive(Debug, thiserror::Error)]
-pub enum StageError {
+pub enum FarmError {
+    /// The title cannot be made as asked (bad input, bad settings, a bug in the plan).
     #[error("{0}")]
     Permanent(String),
+    /// A condition that should pass when tried again.
     #[error("{0}")]
     Transient(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Media(#[from] media::MediaError),
+    #[error(transparent)]
+    Packager(#[from] packager::PackagerError),
+    #[error(transparent)]
+    Ladder(#[from] ladders::LadderError),
+    #[error(transparent)]
+    Placement(#[from] placement::PlacementError),
+    /// Local files (scratch space, the store lock, a master being read).
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored JSON document that does not parse.
+    #[error("{key}: {source}")]
+    Json {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A stage's code panicked: a bug, never retried.
+    #[error("{job} panicked: {message}")]
+    Panicked { job: String, message: String },
 }
 
-impl From<media::MediaError> for StageError {
-    fn from(e: media::MediaError) -> Self {
-        match e {
-            media::MediaError::Io { .. } => StageError::Transient(e.to_string()),
-            other => StageError::Permanent(other.to_string()),
+/// The name the stages have always used for it.
+pub type StageError = FarmError;
+
+impl FarmError {
+    /// Local I/O on `what`, keeping the error.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> FarmError {
+        let what = what.into();
+        move |source| FarmError::Io { what, source }
+    }
+
+    /// Whether the same job may succeed if it is run again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FarmError::Permanent(_) | FarmError::Panicked { .. } => false,
+            FarmError::Transient(_) => true,
+            FarmError::Store(e) => e.is_transient(),
+            FarmError::Queue(e) => e.is_transient(),
+            FarmError::Media(media::MediaError::Io { source, .. }) => io_is_transient(source),
+            FarmError::Media(_) => false,
+            FarmError::Packager(_) | FarmError::Ladder(_) | FarmError::Placement(_) => false,
+            FarmError::Io { source, .. } => io_is_transient(source),
+            FarmError::Json { .. } => false,
         }
     }
-}
 
-impl From<crate::store::StoreError> for StageError {
-    fn from(e: crate::store::StoreError) -> Self {
-        StageError::Transient(e.to_string())
+    /// Whether the cause is a full disk (local or the embedded store's).
+    pub fn is_disk_full(&self) -> bool {
+        let io = match self {
+            FarmError::Store(StoreError::Io { source, .. }) => Some(source),
+            FarmError::Queue(e) => e.io_source(),
+            FarmError::Media(media::MediaError::Io { source, .. }) => Some(source),
+            FarmError::Io { source, .. } => Some(source),
+            _ => None,
+        };
+        io.is_some_and(|e| matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded))
     }
 }
 
-impl From<packager::PackagerError> for StageError {
-    fn from(e: packager::PackagerError) -> Self {
-        StageError::Permanent(e.to_string())
-    }
+/// Transient unless retrying cannot change the answer: permissions, a missing file,
+/// invalid data. A full disk is transient (space may come back).
+pub fn io_is_transient(e: &std::io::Error) -> bool {
+    !matches!(
+        e.kind(),
+        ErrorKind::PermissionDenied
+            | ErrorKind::NotFound
+            | ErrorKind::InvalidData
+            | ErrorKind::InvalidInput
+            | ErrorKind::Unsupported
+            | ErrorKind::ReadOnlyFilesystem
+    )
 }
 
-impl From<crate::queue::QueueError> for StageError {
-    fn from(e: crate::queue::QueueError) -> Self {
-        StageError::Transient(e.to_string())
+impl QueueError {
+    /// The local I/O error behind it, if any (the embedded queue).
+    pub fn io_source(&self) -> Option<&std::io::Error> {
+        match self {
+            QueueError::Fs { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// Whether the same call may succeed later: local I/O by its kind; a receipt that is
+    /// no longer held never will.
+    pub fn is_transient(&self) -> bool {
+        match self.io_source() {
+            Some(e) => io_is_transient(e),
+            None => !matches!(self, QueueError::ReceiptExpired { .. }),
+        }
     }
 }

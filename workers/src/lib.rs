@@ -1,28 +1,31 @@
-//! `workers` owns everything with side effects outside FFmpeg: the message schemas, the
-//! `ObjectStore` and `Queue` traits with their embedded backends (a local directory with
-//! the S3 key layout, a durable local queue with SQS semantics), the stages, and the
-//! `vodfarm` binary. Stages are idempotent with deterministic keys, so at-least-once
-//! delivery gives exactly-once effects.
+//! `workers`: the farm core. The domain (title ids and keys, requests, plans, status,
+//! messages), the `ObjectStore` and `Queue` traits with their embedded backends (a
+//! local directory with the S3 key layout, a durable local queue with SQS semantics,
+//! the store lock), the pipeline (submit, ingest, encode, audio, package, place, retry)
+//! and the one worker pool that `vodfarm run` and `vodfarm worker` share, with progress
+//! as data. Stages are idempotent with deterministic keys, so at-least-once delivery
+//! gives exactly-once effects. No AWS SDK, no HTTP server, no CLI: those are the
+//! `vodfarm-aws`, `appliance` and `vodfarm` crates.
 
 pub mod analysis;
-pub mod aws;
-pub mod config;
 pub mod error;
 pub mod evaluate;
-pub mod http;
 pub mod keys;
+pub mod lock;
 pub mod messages;
-pub mod oca;
 pub mod place;
 pub mod plan;
+pub mod pool;
+pub mod progress;
 pub mod queue;
-pub mod queue_sqs;
+pub mod retry;
 pub mod runner;
 pub mod stages;
 pub mod status;
-pub mod steer;
 pub mod store;
-pub mod store_s3;
+pub mod submit;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
-pub use error::StageError;
+pub use error::{FarmError, StageError};
 pub use keys::TitleId;

@@ -2,8 +2,12 @@
 //! worker` (any number of processes on any number of machines): receive (long-polling
 //! when idle), decode, handle while a heartbeat keeps the message invisible, delete on
 //! success; permanent failures fail the title, transient ones come back after an
-//! exponential back-off, malformed messages go to the dead-letter queue.
+//! exponential back-off until the last permitted receive, which fails the title naming
+//! the cause (so a title never sits dead-lettered without a word); malformed messages
+//! go to the dead-letter queue. A stage that panics fails its job like a permanent
+//! error: the panic is a bug, and retrying it would only repeat it.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -31,6 +35,9 @@ pub struct Settings {
     pub wait: Duration,
     /// The queues this worker serves, in priority order.
     pub queues: Vec<&'static str>,
+    /// Fail a title at once when a job finds the disk full, instead of retrying: for
+    /// `vodfarm run`, where nobody else will free the space meanwhile.
+    pub disk_full_fails: bool,
 }
 
 impl Default for Settings {
@@ -39,6 +46,7 @@ impl Default for Settings {
             visibility: VISIBILITY,
             wait: Duration::ZERO,
             queues: QUEUES.to_vec(),
+            disk_full_fails: false,
         }
     }
 }
@@ -78,26 +86,73 @@ pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageErr
                     }
                 }
             });
-            let r = handle(ctx, &m.job, &msg.id);
+            let r = std::panic::catch_unwind(AssertUnwindSafe(|| handle(ctx, &m.job, &msg.id)))
+                .unwrap_or_else(|panic| {
+                    Err(StageError::Panicked {
+                        job: format!("{:?}", m.job),
+                        message: panic_message(&panic),
+                    })
+                });
             drop(done);
             r
         });
+        let last_try = msg.receive_count >= MAX_RECEIVES;
         match result {
             Ok(()) => ctx.queue.delete(q, &msg.receipt)?,
-            Err(StageError::Permanent(e)) => {
-                tracing::error!(title = %m.title(), job = ?m.job, error = %e, "failed");
-                status::set(ctx.store.as_ref(), m.title(), State::Failed, Some(e))?;
-                ctx.queue.delete(q, &msg.receipt)?;
-            }
-            Err(StageError::Transient(e)) => {
+            Err(e) if e.is_transient() && !last_try && !(s.disk_full_fails && e.is_disk_full()) => {
                 let after = backoff(msg.receive_count);
                 tracing::warn!(title = %m.title(), job = ?m.job, error = %e, receives = msg.receive_count, retry_in = ?after, "will retry");
                 let _ = ctx.queue.extend(q, &msg.receipt, after);
+            }
+            Err(e) => {
+                let why = failure_text(&e, msg.receive_count);
+                tracing::error!(title = %m.title(), job = ?m.job, error = %why, "failed");
+                // If even the status cannot be written (a full disk), the message stays
+                // in flight and comes back; the caller sees the error.
+                status::set(ctx.store.as_ref(), m.title(), State::Failed, Some(why))?;
+                ctx.queue.delete(q, &msg.receipt)?;
+                if e.is_disk_full() {
+                    return Err(e);
+                }
             }
         }
         return Ok(true);
     }
     Ok(false)
+}
+
+/// What a failed title's status says: the error, its causes, and what to do.
+fn failure_text(e: &StageError, receives: u32) -> String {
+    let mut text = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        let c = c.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+        src = c_source(src);
+    }
+    if e.is_disk_full() {
+        text = format!("disk full: {text}; free space, then `vodfarm retry`");
+    } else if e.is_transient() {
+        text = format!("gave up after {receives} attempts: {text}");
+    }
+    text
+}
+
+fn c_source<'a>(
+    e: Option<&'a (dyn std::error::Error + 'static)>,
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    e.and_then(|e| e.source())
+}
+
+/// The text a panic was raised with.
+pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 #[cfg(test)]

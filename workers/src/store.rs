@@ -1,7 +1,11 @@
 //! The object store: S3 semantics (flat keys, whole-object puts, conditional create)
 //! behind a trait, with the embedded backend: a local directory using the same key
 //! layout. Puts are atomic (write to a temporary file, then rename), so a crash never
-//! leaves a half-written object under its real key.
+//! leaves a half-written object under its real key. Temporary files live in the store's
+//! own `.staging/` folder (same file system, so the rename stays atomic), never beside
+//! the object: a process killed mid-write leaves nothing under `origin/` for a web
+//! server to list. Objects get mode 0666 less the umask, like any file a user writes,
+//! so a web server running as another user can serve the origin.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -22,8 +26,26 @@ pub enum StoreError {
     Remote {
         what: &'static str,
         key: String,
+        /// The HTTP status, when the request got an answer.
+        status: Option<u16>,
         detail: String,
     },
+}
+
+impl StoreError {
+    /// Whether the same call may succeed later: timeouts, resets, throttling (429,
+    /// 503 SlowDown) and other 5xx answers; not a missing key, a refused permission or
+    /// another 4xx answer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::NotFound { .. } => false,
+            StoreError::Io { source, .. } => crate::error::io_is_transient(source),
+            StoreError::Remote { status, .. } => match status {
+                None => true,
+                Some(s) => *s >= 500 || *s == 429 || *s == 408,
+            },
+        }
+    }
 }
 
 pub trait ObjectStore: Send + Sync {
@@ -46,6 +68,20 @@ pub trait ObjectStore: Send + Sync {
     fn local_path(&self, _key: &str) -> Option<PathBuf> {
         None
     }
+}
+
+/// Where the embedded store writes objects before renaming them into place.
+pub const STAGING: &str = ".staging";
+
+/// The process's umask (read by setting it and putting it back, once).
+fn umask() -> u32 {
+    static MASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *MASK.get_or_init(|| {
+        // SAFETY: umask has no failure mode; the second call restores the value.
+        let old = unsafe { libc::umask(0o022) };
+        unsafe { libc::umask(old) };
+        old as u32
+    })
 }
 
 /// The embedded backend: `<root>/<key>`.
@@ -92,10 +128,36 @@ impl LocalStore {
         self.root.join(key)
     }
 
+    /// A temporary file in `.staging/` for an object to be renamed to `path`: its
+    /// folder is made, and its mode set to what a new file would get (0666 less the
+    /// umask) rather than tempfile's 0600.
     fn temp_for(&self, path: &Path) -> Result<tempfile::NamedTempFile, std::io::Error> {
         let dir = path.parent().expect("keys have a parent");
         std::fs::create_dir_all(dir)?;
-        tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)
+        let staging = self.root.join(STAGING);
+        std::fs::create_dir_all(&staging)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(staging)?;
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o666 & !umask()))?;
+        Ok(tmp)
+    }
+
+    /// Remove temporary files left by killed processes. Only safe while no other
+    /// process writes to the store (`vodfarm run` holds the store lock).
+    pub fn clean_staging(&self) -> Result<usize, StoreError> {
+        let dir = self.root.join(STAGING);
+        let mut n = 0;
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                if std::fs::remove_file(e.path()).is_ok() {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -168,7 +230,8 @@ impl ObjectStore for LocalStore {
                 let entry = entry.map_err(io("list", prefix))?;
                 let p = entry.path();
                 let name = entry.file_name();
-                if name.to_string_lossy().starts_with(".tmp-") {
+                // Temporary files, the staging folder, the lock: not objects.
+                if name.to_string_lossy().starts_with('.') {
                     continue;
                 }
                 if p.is_dir() {

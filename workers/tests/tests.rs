@@ -1,18 +1,4 @@
-//! The workers crate's integration tests, in one binary (fast to build on two cores):
-//! the `vodfarm` binary on fixture masters, read back with independent readers
-//! (m3u8-rs, FFmpeg's ffprobe, a box reader), bad inputs, crash safety, real
-//! players, VMAF and per-title ladders.
+//! The farm core's integration tests, in one binary: the conformance suites on the
+//! embedded backends, and the pipeline driven through the library.
 
-mod support;
-
-mod bad_input;
 mod conformance;
-mod crash;
-mod deploy;
-mod e2e;
-mod farm;
-mod oca;
-mod place;
-mod players;
-mod quality;
-mod servers;

@@ -8,7 +8,7 @@ use packager::{Codec, Sample, TrackChunk};
 use crate::stages::{part_done, Ctx};
 use crate::{keys, StageError, TitleId};
 
-const PART: &str = "audio";
+pub(crate) const PART: &str = "audio";
 
 pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     let plan = ctx.plan(t)?;

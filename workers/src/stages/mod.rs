@@ -15,6 +15,9 @@ use crate::queue::Queue;
 use crate::store::{ObjectStore, StoreError};
 use crate::{keys, StageError, TitleId};
 
+/// The audio part's done-marker name (`work/<title>/done/audio`).
+pub const AUDIO_PART: &str = audio::PART;
+
 /// What a stage may touch.
 pub struct Ctx {
     pub store: Arc<dyn ObjectStore>,
@@ -35,8 +38,10 @@ impl Ctx {
             StoreError::NotFound { key } => StageError::Permanent(format!("{key} is missing")),
             other => other.into(),
         })?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| StageError::Permanent(format!("{key} is not valid: {e}")))
+        serde_json::from_slice(&bytes).map_err(|source| StageError::Json {
+            key: key.to_string(),
+            source,
+        })
     }
 
     pub fn put_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StageError> {
@@ -64,11 +69,9 @@ impl Ctx {
     }
 
     pub fn scratch_dir(&self) -> Result<tempfile::TempDir, StageError> {
-        std::fs::create_dir_all(&self.scratch).map_err(|e| {
-            StageError::Transient(format!("scratch {}: {e}", self.scratch.display()))
-        })?;
-        tempfile::tempdir_in(&self.scratch)
-            .map_err(|e| StageError::Transient(format!("scratch: {e}")))
+        let what = || format!("scratch space {}", self.scratch.display());
+        std::fs::create_dir_all(&self.scratch).map_err(StageError::io(what()))?;
+        tempfile::tempdir_in(&self.scratch).map_err(StageError::io(what()))
     }
 }
 
@@ -101,7 +104,7 @@ fn place(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
             tracing::debug!(title = %t, "no fleet configured; nothing to place");
             Ok(())
         }
-        Err(StageError::Permanent(e)) => {
+        Err(e) if !e.is_transient() => {
             tracing::error!(title = %t, error = %e, "placement failed; the title stays published; fix the fleet and run `vodfarm place`");
             Ok(())
         }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 
-use crate::aws::{block_on, describe};
-use crate::queue::{Queue, QueueError, Received};
+use crate::runtime::{block_on, describe};
+use workers::queue::{Queue, QueueError, Received};
 
 pub struct SqsQueue {
     client: Client,
@@ -29,7 +29,7 @@ fn err(queue: &str, detail: String) -> QueueError {
 
 impl SqsQueue {
     pub fn new(prefix: &str, endpoint: Option<&str>, region: Option<&str>) -> Self {
-        let sdk = crate::aws::sdk_config(endpoint, region);
+        let sdk = crate::runtime::sdk_config(endpoint, region);
         Self {
             client: Client::new(&sdk),
             prefix: prefix.to_string(),

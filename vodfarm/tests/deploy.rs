@@ -77,7 +77,7 @@ fn the_templates_worker_config_parses() {
         .replace("${OriginBucket}", "vodfarm-origin-1")
         .replace("${ControlBucket}", "vodfarm-control-1");
     assert!(!toml.contains("${"), "{toml}");
-    let c = workers::config::Config::parse(&toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let c = vodfarm::config::Config::parse(&toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
     assert!(c.embedded_dir().is_none(), "S3 in the template");
     assert_eq!(c.worker.visibility_seconds, 60);
 }

@@ -31,8 +31,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::queue::{LocalQueue, Queue};
-use crate::store::{LocalStore, ObjectStore};
+use vodfarm_aws::{S3Store, SqsQueue};
+use workers::queue::{LocalQueue, Queue};
+use workers::runner;
+use workers::store::{LocalStore, ObjectStore};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,9 +152,8 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let c: Config = toml::from_str(text).map_err(|e| {
-            ConfigError::Invalid(e.to_string().lines().next().unwrap_or_default().into())
-        })?;
+        let c: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Invalid(toml_error(text, &e)))?;
         if c.worker.visibility_seconds < 3 || c.worker.visibility_seconds > 12 * 3600 {
             return Err(ConfigError::Invalid(format!(
                 "worker.visibility_seconds {} is outside 3..=43200",
@@ -202,7 +203,21 @@ impl Config {
         }
     }
 
-    /// The store alone (commands that queue nothing: status, place, oca, steer).
+    /// The store of commands that only read one (status, oca fill, steer): an embedded
+    /// store that does not exist is an error, not a new empty store.
+    pub fn open_existing_store(&self) -> Result<Arc<dyn ObjectStore>, ConfigError> {
+        if let StoreConfig::Embedded { dir } = &self.store {
+            if !dir.is_dir() {
+                return Err(ConfigError::Invalid(format!(
+                    "no store at {} (vodfarm run or vodfarm submit makes one; --store names another)",
+                    dir.display()
+                )));
+            }
+        }
+        self.open_store()
+    }
+
+    /// The store alone (commands that queue nothing: place).
     pub fn open_store(&self) -> Result<Arc<dyn ObjectStore>, ConfigError> {
         Ok(match &self.store {
             StoreConfig::Embedded { dir } => {
@@ -213,7 +228,7 @@ impl Config {
                 buckets,
                 endpoint,
                 region,
-            } => Arc::new(crate::store_s3::S3Store::new(
+            } => Arc::new(S3Store::new(
                 bucket,
                 buckets.clone(),
                 endpoint.as_deref(),
@@ -236,7 +251,7 @@ impl Config {
                     }
                 };
                 Arc::new(
-                    LocalQueue::open(&dir, crate::runner::MAX_RECEIVES)
+                    LocalQueue::open(&dir, runner::MAX_RECEIVES)
                         .map_err(|e| ConfigError::Invalid(e.to_string()))?,
                 )
             }
@@ -244,7 +259,7 @@ impl Config {
                 prefix,
                 endpoint,
                 region,
-            } => Arc::new(crate::queue_sqs::SqsQueue::new(
+            } => Arc::new(SqsQueue::new(
                 prefix,
                 endpoint.as_deref(),
                 region.as_deref(),
@@ -268,7 +283,7 @@ impl Config {
             region,
         } = &self.store
         {
-            crate::store_s3::S3Store::new(
+            S3Store::new(
                 bucket,
                 buckets.clone(),
                 endpoint.as_deref(),
@@ -283,13 +298,28 @@ impl Config {
             region,
         } = &self.queue
         {
-            let q = crate::queue_sqs::SqsQueue::new(prefix, endpoint.as_deref(), region.as_deref());
-            for name in crate::runner::QUEUES {
-                q.create(name, crate::runner::MAX_RECEIVES, self.visibility())
+            let q = SqsQueue::new(prefix, endpoint.as_deref(), region.as_deref());
+            for name in runner::QUEUES {
+                q.create(name, runner::MAX_RECEIVES, self.visibility())
                     .map_err(|e| bad(e.to_string()))?;
             }
         }
         self.open().map(|_| ())
+    }
+}
+
+/// A TOML error on one line with its reason and where: "line 12, column 6: invalid
+/// type: string \"x\", expected u64" (toml's own text spreads over several lines,
+/// with the reason last).
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {}", e.message())
+        }
+        None => e.message().to_string(),
     }
 }
 
@@ -308,5 +338,10 @@ mod tests {
         assert!(Config::parse("[store]\nbackend = \"gcs\"\n").is_err());
         assert!(Config::parse("[worker]\nvisibility_seconds = 1\n").is_err());
         assert!(Config::parse("").unwrap().embedded_dir().is_some());
+        // The reason survives, with where it is.
+        let e = Config::parse("[worker]\nvisibility_seconds = \"soon\"\n").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("line 2, column 22"), "{text}");
+        assert!(text.contains("invalid type"), "{text}");
     }
 }

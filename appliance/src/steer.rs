@@ -13,10 +13,45 @@ use axum::{Json, Router};
 use placement::{Steer, Via};
 use serde::{Deserialize, Serialize};
 
-use crate::oca::ApplianceReport;
-use crate::status::{self, State as TitleState};
-use crate::store::{ObjectStore, StoreError};
-use crate::{keys, StageError, TitleId};
+use crate::fill::ApplianceReport;
+use workers::status::{self, State as TitleState};
+use workers::store::{ObjectStore, StoreError};
+use workers::{keys, FarmError, TitleId};
+
+/// Why steering has no answer; the endpoint maps each to its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum SteerError {
+    /// A malformed title id (400).
+    #[error(transparent)]
+    BadTitle(#[from] workers::keys::BadTitle),
+    /// No such published title (404).
+    #[error("title '{0}' is not published")]
+    NotPublished(String),
+    /// The fleet is missing or does not know the site (404: nothing to steer to).
+    #[error("{0}")]
+    Fleet(String),
+    /// The store failed (503 when trying again may help, else 500).
+    #[error(transparent)]
+    Farm(#[from] FarmError),
+}
+
+impl From<StoreError> for SteerError {
+    fn from(e: StoreError) -> Self {
+        SteerError::Farm(e.into())
+    }
+}
+
+impl SteerError {
+    /// The HTTP status the endpoint answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            SteerError::BadTitle(_) => StatusCode::BAD_REQUEST,
+            SteerError::NotPublished(_) | SteerError::Fleet(_) => StatusCode::NOT_FOUND,
+            SteerError::Farm(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            SteerError::Farm(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -51,15 +86,13 @@ pub fn steer(
     site: &str,
     manifest: Manifest,
     origin_url: &str,
-) -> Result<Answer, StageError> {
-    let t = TitleId::parse(title).map_err(|e| StageError::Permanent(e.to_string()))?;
+) -> Result<Answer, SteerError> {
+    let t = TitleId::parse(title)?;
     if status::read(store, &t).map(|s| s.state) != Some(TitleState::Published) {
-        return Err(StageError::Permanent(format!(
-            "title '{t}' is not published"
-        )));
+        return Err(SteerError::NotPublished(t.to_string()));
     }
-    let fleet = crate::place::stored_fleet(store)?.ok_or_else(|| {
-        StageError::Permanent("no fleet configured: run `vodfarm place --fleet FILE`".into())
+    let fleet = workers::place::stored_fleet(store)?.ok_or_else(|| {
+        SteerError::Fleet("no fleet configured: run `vodfarm place --fleet FILE`".into())
     })?;
     let mut reports: BTreeMap<String, ApplianceReport> = BTreeMap::new();
     for a in fleet.sites.iter().flat_map(|s| &s.appliances) {
@@ -85,7 +118,7 @@ pub fn steer(
         site: at,
         base_url,
     } = placement::steer(&fleet, holds, t.as_str(), site)
-        .map_err(|e| StageError::Permanent(e.to_string()))?;
+        .map_err(|e| SteerError::Fleet(e.to_string()))?;
     let key = keys::origin(&t, manifest.file());
     let base = base_url.as_deref().unwrap_or(origin_url);
     Ok(Answer {
@@ -138,10 +171,9 @@ async fn handle(
         )
     })?;
     answer.map(Json).map_err(|e| {
-        let code = match e {
-            StageError::Permanent(_) => StatusCode::NOT_FOUND,
-            StageError::Transient(_) => StatusCode::SERVICE_UNAVAILABLE,
-        };
-        (code, Json(serde_json::json!({ "error": e.to_string() })))
+        (
+            e.status(),
+            Json(serde_json::json!({ "error": e.to_string() })),
+        )
     })
 }

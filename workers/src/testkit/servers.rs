@@ -22,10 +22,11 @@ pub fn aws_env() {
     });
 }
 
+/// A server process, killed when dropped.
 pub struct Server {
-    child: Child,
+    pub child: Child,
     pub url: String,
-    _dir: Option<tempfile::TempDir>,
+    pub dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -35,33 +36,7 @@ impl Drop for Server {
     }
 }
 
-/// A `vodfarm` server command (`oca serve`, `steer --listen`) on port 0: started, its
-/// URL read from the "... at URL" line it prints once bound.
-pub fn vodfarm_server(args: &[&str]) -> Server {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vodfarm"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vodfarm starts");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .rsplit_once(" at ")
-        .map(|(_, u)| u.to_string())
-        .unwrap_or_else(|| panic!("vodfarm {args:?} did not start: {line:?}"));
-    Server {
-        child,
-        url,
-        _dir: None,
-    }
-}
-
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -69,7 +44,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn find(bin: &str, install: &str) -> PathBuf {
+pub fn find(bin: &str, install: &str) -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_default();
     let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).map(|d| d.join(bin)).collect())
@@ -81,7 +56,7 @@ fn find(bin: &str, install: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{bin} is not installed: {install} (scripts/test.sh does)"))
 }
 
-fn wait_for(port: u16, child: &mut Child, name: &str) {
+pub fn wait_for(port: u16, child: &mut Child, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(st)) = child.try_wait() {
@@ -125,7 +100,7 @@ pub fn moto() -> Server {
     Server {
         child,
         url: format!("http://127.0.0.1:{port}"),
-        _dir: None,
+        dir: None,
     }
 }
 
@@ -147,7 +122,7 @@ pub fn s3s_fs() -> Server {
     Server {
         child,
         url: format!("http://127.0.0.1:{port}"),
-        _dir: Some(dir),
+        dir: Some(dir),
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use workers::config::Config;
+use vodfarm::config::Config;
 use workers::status::State;
 use workers::TitleId;
 

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use placement::{FillPlan, Fleet, PlannedFile};
 use serde::{Deserialize, Serialize};
 
-use super::cache::{io_at, Cache, CacheError};
-use crate::store::{ObjectStore, StoreError};
-use crate::{keys, StageError};
+use crate::cache::{io_at, Cache, CacheError};
+use workers::store::{ObjectStore, StoreError};
+use workers::{keys, StageError};
 
 pub struct FillOptions {
     /// Fill now, whatever the time (first fill of a new appliance, tests).

@@ -13,8 +13,8 @@ use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 
-use crate::aws::{block_on, describe, status};
-use crate::store::{ObjectStore, StoreError};
+use crate::runtime::{block_on, describe, status};
+use workers::store::{ObjectStore, StoreError};
 
 /// Objects above this size are uploaded in parts of this size.
 pub const PART_BYTES: u64 = 8 * 1024 * 1024;
@@ -26,11 +26,30 @@ pub struct S3Store {
     buckets: BTreeMap<String, String>,
 }
 
+/// A failure with no HTTP answer (a broken stream): transient.
 fn remote(what: &'static str, key: &str, detail: String) -> StoreError {
     StoreError::Remote {
         what,
         key: key.to_string(),
+        status: None,
         detail,
+    }
+}
+
+/// An SDK call that failed: keeps the HTTP status, which decides whether it is retried.
+fn sdk<E>(
+    what: &'static str,
+    key: &str,
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> StoreError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    StoreError::Remote {
+        what,
+        key: key.to_string(),
+        status: status(e),
+        detail: describe(e),
     }
 }
 
@@ -42,7 +61,7 @@ impl S3Store {
         endpoint: Option<&str>,
         region: Option<&str>,
     ) -> Self {
-        let sdk = crate::aws::sdk_config(endpoint, region);
+        let sdk = crate::runtime::sdk_config(endpoint, region);
         // Checksums only where S3 requires them: the SDK's default adds CRC trailers
         // to every upload, which S3-compatible servers do not all accept.
         let conf = aws_sdk_s3::config::Builder::from(&sdk)
@@ -90,7 +109,7 @@ impl S3Store {
                     .unwrap_or_default()
                     .to_string();
                 if code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
-                    return Err(remote("create bucket", &b, describe(&e)));
+                    return Err(sdk("create bucket", &b, &e));
                 }
             }
         }
@@ -106,7 +125,7 @@ impl S3Store {
             .key(key)
             .send()
             .await
-            .map_err(|e| remote("put", key, describe(&e)))?;
+            .map_err(|e| sdk("put", key, &e))?;
         let id = up.upload_id().unwrap_or_default().to_string();
         let result = async {
             let mut parts = Vec::new();
@@ -132,7 +151,7 @@ impl S3Store {
                     .body(body)
                     .send()
                     .await
-                    .map_err(|e| remote("put", key, describe(&e)))?;
+                    .map_err(|e| sdk("put", key, &e))?;
                 parts.push(
                     CompletedPart::builder()
                         .part_number(n)
@@ -154,7 +173,7 @@ impl S3Store {
                 )
                 .send()
                 .await
-                .map_err(|e| remote("put", key, describe(&e)))?;
+                .map_err(|e| sdk("put", key, &e))?;
             Ok(())
         }
         .await;
@@ -193,7 +212,7 @@ impl S3Store {
             }),
             // A range that starts at the end: nothing left to read.
             Err(e) if status(&e) == Some(416) => Ok(None),
-            Err(e) => Err(remote(what, key, describe(&e))),
+            Err(e) => Err(sdk(what, key, &e)),
         }
     }
 }
@@ -242,7 +261,7 @@ impl ObjectStore for S3Store {
                 .body(ByteStream::from(bytes.to_vec()))
                 .send(),
         )
-        .map_err(|e| remote("put", key, describe(&e)))?;
+        .map_err(|e| sdk("put", key, &e))?;
         Ok(())
     }
 
@@ -268,7 +287,7 @@ impl ObjectStore for S3Store {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| remote("put", key, describe(&e)))
+                .map_err(|e| sdk("put", key, &e))
         })?;
         Ok(())
     }
@@ -314,7 +333,7 @@ impl ObjectStore for S3Store {
         ) {
             Ok(_) => Ok(true),
             Err(e) if status(&e) == Some(404) => Ok(false),
-            Err(e) => Err(remote("head", key, describe(&e))),
+            Err(e) => Err(sdk("head", key, &e)),
         }
     }
 
@@ -331,7 +350,7 @@ impl ObjectStore for S3Store {
             Ok(_) => Ok(true),
             // 412: it exists. (409 is a concurrent conditional write: an error, retried.)
             Err(e) if status(&e) == Some(412) => Ok(false),
-            Err(e) => Err(remote("create", key, describe(&e))),
+            Err(e) => Err(sdk("create", key, &e)),
         }
     }
 
@@ -347,7 +366,7 @@ impl ObjectStore for S3Store {
                     .set_continuation_token(token)
                     .send(),
             )
-            .map_err(|e| remote("list", prefix, describe(&e)))?;
+            .map_err(|e| sdk("list", prefix, &e))?;
             out.extend(
                 page.contents()
                     .iter()
@@ -370,7 +389,7 @@ impl ObjectStore for S3Store {
                 .key(key)
                 .send(),
         )
-        .map_err(|e| remote("delete", key, describe(&e)))?;
+        .map_err(|e| sdk("delete", key, &e))?;
         Ok(())
     }
 }

@@ -1,0 +1,110 @@
+//! The farm's commands: `submit` (a master in, its ingest queued), `worker` (serve
+//! the queues until SIGTERM/SIGINT), `init` (buckets and queues), `retry` (resume a
+//! failed or stalled title).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use workers::messages::{QUEUE_ENCODE, QUEUE_INGEST, QUEUE_PACKAGE};
+use workers::pool::Pool;
+use workers::retry::Resumed;
+use workers::runner;
+use workers::stages::Ctx;
+use workers::submit::{enqueue, request_for, Submitted};
+use workers::TitleId;
+
+use crate::cli::SubmitArgs;
+use crate::config::Backends;
+
+pub fn submit(b: Backends, args: SubmitArgs) -> Result<()> {
+    let title = TitleId::parse(&args.title)?;
+    let request = request_for(&title, &args.master, &(&args.settings).into())?;
+    let s = enqueue(
+        b.store.as_ref(),
+        b.queue.as_ref(),
+        &title,
+        &args.master,
+        &request,
+    )?;
+    if s == Submitted::Exists {
+        eprintln!("title '{title}' was already submitted with this master and settings");
+    }
+    println!("{title}");
+    Ok(())
+}
+
+pub fn retry(b: Backends, title: &str) -> Result<()> {
+    let title = TitleId::parse(title)?;
+    // On the embedded store, no process may be working on it meanwhile.
+    let _lock = match b.config.embedded_dir() {
+        Some(dir) => Some(workers::lock::lock_store(dir)?),
+        None => None,
+    };
+    match workers::retry::retry(b.store.as_ref(), b.queue.as_ref(), &title)? {
+        Resumed::Published => eprintln!("title '{title}' is already published"),
+        Resumed::Ingest => eprintln!("title '{title}': ingest queued again"),
+        Resumed::Package => eprintln!("title '{title}': every part is done; packaging queued"),
+        Resumed::Parts(p) => eprintln!(
+            "title '{title}': {} part(s) queued again: {}",
+            p.len(),
+            p.join(", ")
+        ),
+    }
+    println!("{title}");
+    Ok(())
+}
+
+pub fn worker(
+    b: Backends,
+    stages: &[String],
+    concurrency: Option<usize>,
+    scratch: Option<PathBuf>,
+) -> Result<()> {
+    let mut queues = Vec::new();
+    for s in stages {
+        queues.push(match s.as_str() {
+            "package" => QUEUE_PACKAGE,
+            "encode" => QUEUE_ENCODE,
+            "ingest" => QUEUE_INGEST,
+            other => bail!("unknown stage '{other}' (ingest, encode, package)"),
+        });
+    }
+    // Priority order whatever the order given: finish titles before starting new ones.
+    queues.sort_by_key(|q| runner::QUEUES.iter().position(|x| x == q));
+    queues.dedup();
+    // Recovering in-flight messages and cleaning staging files of an embedded store
+    // is only safe with the store to ourselves.
+    let _lock = match b.config.embedded_dir() {
+        Some(dir) => Some(workers::lock::lock_store(dir)?),
+        None => None,
+    };
+    crate::signals::install();
+    let scratch_dir = match scratch {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("vodfarm-worker-{}", std::process::id())),
+    };
+    let n = concurrency.unwrap_or_else(crate::cores).max(1);
+    let settings = Arc::new(runner::Settings {
+        visibility: b.config.visibility(),
+        wait: Duration::from_secs(b.config.worker.wait_seconds),
+        queues,
+        disk_full_fails: false,
+    });
+    let ctx = Arc::new(Ctx {
+        store: b.store.clone(),
+        queue: b.queue.clone(),
+        scratch: scratch_dir.clone(),
+    });
+    tracing::info!(concurrency = n, queues = ?settings.queues, "worker started");
+    let pool = Pool::start(ctx, settings, n, true);
+    while !crate::signals::stopped() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    pool.stop();
+    let _ = std::fs::remove_dir_all(&scratch_dir);
+    tracing::info!("worker stopped: every message it held was finished");
+    eprintln!("worker stopped");
+    Ok(())
+}

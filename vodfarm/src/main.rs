@@ -1,0 +1,130 @@
+//! `vodfarm`: parse the command line, set up logging, dispatch, and print any error
+//! as one line with its causes.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::Parser;
+use vodfarm::cli::{Cli, Cmd, LadderCmd, OcaCmd};
+use vodfarm::commands::{farm, ladder, place, run, sample, status};
+use vodfarm::config::{Backends, Config};
+use workers::store::ObjectStore;
+
+fn main() {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VODFARM_LOG")
+        .unwrap_or_else(|_| "warn".into());
+    let log = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        log.json().init();
+    } else {
+        log.init();
+    }
+    if let Err(e) = dispatch(cli) {
+        eprintln!("error: {}", one_line(&e));
+        std::process::exit(1);
+    }
+}
+
+/// The error and its causes on one line, each cause once (an error that already
+/// prints its source is not followed by it again).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for c in e.chain() {
+        let c = c.to_string();
+        if line.contains(&c) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&c);
+    }
+    line
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    let config = cli.config.clone();
+    let load = |dir: &Path| Config::load(config.as_deref(), dir);
+    let open = |dir: &Path| -> Result<Backends> { Ok(load(dir)?.open()?) };
+    let open_store =
+        |dir: &Path| -> Result<Arc<dyn ObjectStore>> { Ok(load(dir)?.open_existing_store()?) };
+    match cli.cmd {
+        Cmd::Run(args) => run::run(args),
+        Cmd::Submit(args) => farm::submit(open(&args.store)?, args),
+        Cmd::Retry { title, store } => farm::retry(open(&store)?, &title),
+        Cmd::Worker {
+            stages,
+            concurrency,
+            scratch,
+            store,
+        } => farm::worker(open(&store)?, &stages, concurrency, scratch),
+        Cmd::Init { store } => {
+            load(&store)?.init()?;
+            println!("backends ready");
+            Ok(())
+        }
+        Cmd::Status { title, store } => {
+            status::show(open_store(&store)?.as_ref(), title.as_deref())
+        }
+        Cmd::Place {
+            fleet,
+            stats,
+            store,
+        } => place::place(
+            fleet.as_deref(),
+            stats.as_deref(),
+            open_store(&store)?.as_ref(),
+        ),
+        Cmd::Oca(OcaCmd::Fill {
+            appliance,
+            cache,
+            now,
+            rate,
+            store,
+        }) => place::oca_fill(&appliance, &cache, now, rate, open_store(&store)?.as_ref()),
+        Cmd::Oca(OcaCmd::Serve { cache, listen }) => place::oca_serve(&cache, listen),
+        Cmd::Steer {
+            title,
+            site,
+            manifest,
+            origin_url,
+            listen,
+            store,
+        } => place::steer(
+            title,
+            site,
+            manifest,
+            origin_url,
+            listen,
+            &store,
+            open_store(&store)?,
+        ),
+        Cmd::Ladder(LadderCmd::Analyze {
+            master,
+            policy,
+            svg,
+            json,
+            segment_seconds,
+            threads,
+        }) => ladder::analyze(&master, &policy, svg, json, segment_seconds, threads),
+        Cmd::Ladder(LadderCmd::Compare {
+            master,
+            store,
+            anchor,
+            test,
+            subsample,
+            json,
+        }) => ladder::compare(&master, &store, &anchor, &test, subsample, json),
+        Cmd::Sample {
+            out,
+            seconds,
+            width,
+            height,
+            content,
+        } => sample::write(&out, seconds, width, height, content.as_deref()),
+    }
+}

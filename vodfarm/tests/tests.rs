@@ -1,0 +1,17 @@
+//! The vodfarm binary's integration tests, in one binary (fast to build on two cores):
+//! the `vodfarm` binary on fixture masters, read back with independent readers
+//! (m3u8-rs, FFmpeg's ffprobe, a box reader), bad inputs, crash safety, real
+//! players, VMAF and per-title ladders.
+
+mod support;
+
+mod bad_input;
+mod crash;
+mod deploy;
+mod e2e;
+mod farm;
+mod oca;
+mod place;
+mod players;
+mod quality;
+mod servers;

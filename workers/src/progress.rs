@@ -1,0 +1,126 @@
+//! Progress as data: how far a title has got, from its status record, its plan, its
+//! done markers and what it has published, plus the queues' backlog. The binary draws
+//! bars from it (`run`) or prints it (`status`); nothing here prints.
+
+use crate::plan::Plan;
+use crate::queue::Queue;
+use crate::runner;
+use crate::status::{self, State, TitleStatus};
+use crate::store::{ObjectStore, StoreError};
+use crate::{keys, FarmError, TitleId};
+
+/// One title's progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub status: TitleStatus,
+    /// Whether ingest has planned the title (the split and the ladder are done).
+    pub planned: bool,
+    /// Parts (chunks, and audio when the master has it) encoded, of all parts.
+    pub parts_done: usize,
+    pub parts: usize,
+    /// Tracks with a published init segment, of all tracks (every rung, audio).
+    pub tracks_packaged: usize,
+    pub tracks: usize,
+    /// The chosen per-title ladder's size, when the ladder was per-title.
+    pub per_title_rungs: Option<usize>,
+}
+
+/// The title's progress; `None` when the store has no such title.
+pub fn read(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<Progress>, FarmError> {
+    let Some(status) = status::read(store, t) else {
+        return Ok(None);
+    };
+    let plan: Option<Plan> = match store.get(&keys::plan(t)) {
+        Ok(b) => serde_json::from_slice(&b).ok(),
+        Err(StoreError::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let parts_done = store.list(&keys::done_prefix(t))?.len();
+    let (parts, tracks) = match &plan {
+        Some(p) => (p.parts(), p.rungs.len() + usize::from(p.audio.is_some())),
+        None => (status.chunks, status.renditions.len()),
+    };
+    let tracks_packaged = if plan.is_some() {
+        store
+            .list(&keys::origin_prefix(t))?
+            .iter()
+            .filter(|k| k.ends_with("/init.mp4"))
+            .count()
+    } else {
+        0
+    };
+    let per_title_rungs = store
+        .get(&keys::ladder(t))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ladders::Decision>(&b).ok())
+        .map(|d| d.rungs.len());
+    Ok(Some(Progress {
+        status,
+        planned: plan.is_some(),
+        parts_done,
+        parts,
+        tracks_packaged,
+        tracks,
+        per_title_rungs,
+    }))
+}
+
+impl Progress {
+    /// One line for `vodfarm status`.
+    pub fn line(&self) -> String {
+        let s = &self.status;
+        let ladder = self
+            .per_title_rungs
+            .map(|n| format!(", per-title ladder of {n} rungs"))
+            .unwrap_or_default();
+        let error = s
+            .error
+            .as_ref()
+            .map(|e| format!(", error: {e}"))
+            .unwrap_or_default();
+        format!(
+            "{}: {:?}, {} of {} parts encoded, {} renditions{ladder}{error}",
+            s.title,
+            s.state,
+            self.parts_done,
+            self.parts,
+            s.renditions.len()
+        )
+    }
+
+    pub fn published(&self) -> bool {
+        self.status.state == State::Published
+    }
+}
+
+/// Every title in the store, by id.
+pub fn titles(store: &dyn ObjectStore) -> Result<Vec<TitleId>, FarmError> {
+    Ok(store
+        .list("control/titles/")?
+        .iter()
+        .filter_map(|k| {
+            k.strip_prefix("control/titles/")?
+                .strip_suffix(".json")
+                .map(str::to_string)
+        })
+        .filter_map(|t| TitleId::parse(&t).ok())
+        .collect())
+}
+
+/// Messages queued or in flight on the farm's queues (placement included).
+pub fn backlog(queue: &dyn Queue) -> Result<usize, FarmError> {
+    let mut n = 0;
+    for q in runner::QUEUES {
+        n += queue.depth(q)? + queue.in_flight(q)?;
+    }
+    Ok(n)
+}
+
+/// Messages in the farm's dead-letter queues.
+pub fn dead_lettered(queue: &dyn Queue) -> Result<usize, FarmError> {
+    let mut n = 0;
+    for q in runner::QUEUES {
+        n += queue.depth(&format!("{q}-dlq"))?;
+    }
+    Ok(n)
+}

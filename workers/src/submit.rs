@@ -1,0 +1,197 @@
+//! Submitting a title: validate the master and its settings before anything is
+//! written (the request), then upload the master, write the request and status, and
+//! queue the ingest. The same for `vodfarm run` and `vodfarm submit`, and for a retry.
+
+use std::path::Path;
+
+use sha2::Digest;
+
+use crate::messages::{Job, Message};
+use crate::plan::{LadderSpec, Request};
+use crate::queue::Queue;
+use crate::status::{self, State};
+use crate::store::{ObjectStore, StoreError};
+use crate::{keys, FarmError, TitleId};
+
+/// The built-in per-title ladder's name.
+pub const PER_TITLE: &str = "per-title";
+
+/// What a title is made with, as the user gave it.
+#[derive(Debug, Clone)]
+pub struct TitleSettings {
+    /// `per-title`, a built-in fixed ladder, or a TOML file (fixed ladder or policy).
+    pub ladder: String,
+    pub segment_seconds: f64,
+    pub chunk_segments: u32,
+    pub tier: Option<placement::Tier>,
+}
+
+impl Default for TitleSettings {
+    fn default() -> Self {
+        Self {
+            ladder: PER_TITLE.into(),
+            segment_seconds: 4.0,
+            chunk_segments: 2,
+            tier: None,
+        }
+    }
+}
+
+/// What became of a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// A new title: its ingest is queued.
+    New,
+    /// The title exists with this same master and settings: left as it is.
+    Exists,
+}
+
+/// `per-title`, a built-in fixed ladder, or a TOML file holding either a fixed ladder
+/// or a per-title policy (told apart by the policy's `[analysis]` table).
+pub fn load_ladder(spec: &str) -> Result<LadderSpec, FarmError> {
+    if spec == PER_TITLE {
+        return Ok(LadderSpec::PerTitle {
+            policy: ladders::builtin_policy(),
+        });
+    }
+    if ladders::builtin_names().contains(&spec) {
+        return Ok(LadderSpec::Fixed {
+            ladder: ladders::builtin(spec)?,
+        });
+    }
+    let p = Path::new(spec);
+    if p.extension().is_some_and(|e| e == "toml") || p.exists() {
+        let text =
+            std::fs::read_to_string(p).map_err(FarmError::io(format!("ladder file {spec}")))?;
+        let is_policy = text
+            .parse::<toml::Table>()
+            .is_ok_and(|t| t.contains_key("analysis"));
+        let bad =
+            |e: ladders::LadderError| FarmError::Permanent(format!("ladder file {spec}: {e}"));
+        return if is_policy {
+            let policy = ladders::PerTitlePolicy::parse(&text).map_err(bad)?;
+            Ok(LadderSpec::PerTitle { policy })
+        } else {
+            let ladder = ladders::Ladder::parse(&text).map_err(bad)?;
+            Ok(LadderSpec::Fixed { ladder })
+        };
+    }
+    Err(FarmError::Permanent(format!(
+        "unknown ladder '{spec}' (built in: {PER_TITLE}, {}; or a .toml file)",
+        ladders::builtin_names().join(", ")
+    )))
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String, FarmError> {
+    let what = || format!("reading {}", path.display());
+    let mut f = std::fs::File::open(path).map_err(FarmError::io(what()))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(FarmError::io(what()))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Validate a master and its settings before anything is written: the request.
+pub fn request_for(
+    title: &TitleId,
+    master: &Path,
+    settings: &TitleSettings,
+) -> Result<Request, FarmError> {
+    let TitleSettings {
+        ladder,
+        segment_seconds,
+        chunk_segments,
+        tier,
+    } = settings;
+    let (segment_seconds, chunk_segments, tier) = (*segment_seconds, *chunk_segments, *tier);
+    let probe = media::probe(master)?;
+    let ladder = load_ladder(ladder)?;
+    if !(1..=64).contains(&chunk_segments) {
+        return Err(FarmError::Permanent(format!(
+            "--chunk-segments {chunk_segments} is outside 1..=64"
+        )));
+    }
+    ladders::plan_grid(
+        probe.frame_rate.num,
+        probe.frame_rate.den,
+        segment_seconds,
+        &[1],
+    )?;
+    let ext = match probe.container.as_str() {
+        "mov,mp4,m4a,3gp,3g2,mj2" => "mp4",
+        "matroska,webm" => "mkv",
+        "mxf" => "mxf",
+        "mpegts" => "ts",
+        "yuv4mpegpipe" => "y4m",
+        _ => "bin",
+    };
+    Ok(Request {
+        master_key: keys::master(title, ext),
+        master_sha256: sha256_file(master)?,
+        ladder,
+        segment_seconds,
+        chunk_segments,
+        tier,
+    })
+}
+
+/// Upload the master, write the request and status, queue the ingest. A title that
+/// exists with the same request is left as it is; with another, refused; a failed one
+/// is refused with its error (see [`retry`]). Only a missing request counts as a new
+/// title: any other error reading it (a timeout, a refused permission) is returned, so
+/// that a transient fault never re-uploads a master or resets a status.
+pub fn enqueue(
+    store: &dyn ObjectStore,
+    queue: &dyn Queue,
+    title: &TitleId,
+    master: &Path,
+    request: &Request,
+) -> Result<Submitted, FarmError> {
+    let key = keys::request(title);
+    match store.get(&key) {
+        Ok(bytes) => {
+            let existing: Request =
+                serde_json::from_slice(&bytes).map_err(|source| FarmError::Json {
+                    key: key.clone(),
+                    source,
+                })?;
+            if &existing != request {
+                return Err(FarmError::Permanent(format!(
+                    "title '{title}' already exists with a different master or settings; use another --title"
+                )));
+            }
+            let st = status::read(store, title);
+            if let Some(s) = st.filter(|s| s.state == State::Failed) {
+                return Err(FarmError::Permanent(format!(
+                    "title '{title}' failed earlier: {} (vodfarm retry {title} resumes it)",
+                    s.error.unwrap_or_default()
+                )));
+            }
+            Ok(Submitted::Exists)
+        }
+        Err(StoreError::NotFound { .. }) => {
+            // The master first: a request never names a master that is not there.
+            store.put_file(&request.master_key, master)?;
+            store.put(
+                &key,
+                &serde_json::to_vec_pretty(request).expect("serialisable"),
+            )?;
+            status::write(
+                store,
+                &status::TitleStatus {
+                    title: title.clone(),
+                    state: State::Submitted,
+                    error: None,
+                    chunks: 0,
+                    renditions: vec![],
+                },
+            )?;
+            let m = Message::new(Job::Ingest {
+                title: title.clone(),
+            });
+            queue.send(m.queue(), &m.encode())?;
+            Ok(Submitted::New)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
