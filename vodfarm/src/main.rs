@@ -50,7 +50,8 @@ fn dispatch(cli: Cli) -> Result<()> {
     let config = cli.config.clone();
     let load = |dir: &Path| Config::load(config.as_deref(), dir);
     let open = |dir: &Path| -> Result<Backends> { Ok(load(dir)?.open()?) };
-    let open_store =
+    // Commands that only read a store must not make an empty one by mistake.
+    let existing =
         |dir: &Path| -> Result<Arc<dyn ObjectStore>> { Ok(load(dir)?.open_existing_store()?) };
     match cli.cmd {
         Cmd::Run(args) => run::run(args),
@@ -67,9 +68,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             println!("backends ready");
             Ok(())
         }
-        Cmd::Status { title, store } => {
-            status::show(open_store(&store)?.as_ref(), title.as_deref())
-        }
+        Cmd::Status { title, store } => status::show(existing(&store)?.as_ref(), title.as_deref()),
         Cmd::Place {
             fleet,
             stats,
@@ -77,7 +76,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         } => place::place(
             fleet.as_deref(),
             stats.as_deref(),
-            open_store(&store)?.as_ref(),
+            load(&store)?.open_store()?.as_ref(),
         ),
         Cmd::Oca(OcaCmd::Fill {
             appliance,
@@ -85,7 +84,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             now,
             rate,
             store,
-        }) => place::oca_fill(&appliance, &cache, now, rate, open_store(&store)?.as_ref()),
+        }) => place::oca_fill(&appliance, &cache, now, rate, existing(&store)?.as_ref()),
         Cmd::Oca(OcaCmd::Serve { cache, listen }) => place::oca_serve(&cache, listen),
         Cmd::Steer {
             title,
@@ -101,7 +100,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             origin_url,
             listen,
             &store,
-            open_store(&store)?,
+            existing(&store)?,
         ),
         Cmd::Ladder(LadderCmd::Analyze {
             master,

@@ -1,14 +1,97 @@
 //! Per-title analysis: probe a few windows of a title's chunk files at the policy's
 //! grid of sizes × CRFs, average each point over the windows, and choose the rungs
-//! along the title's convex hull. Used by the ingest stage and `vodfarm ladder analyze`.
+//! along the title's convex hull. One entry point for the ingest stage and `vodfarm
+//! ladder analyze`: [`split_master`] (probe, grid, split on it), then
+//! [`SplitMaster::analyse`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ladders::{choose_ladder, Decision, Grid, MasterShape, Measured, PerTitlePolicy};
-use media::{AnalysisSettings, ChunkGrid, ProbePoint, QualityReport, Rational};
+use ladders::{
+    choose_ladder, fit_ladder, plan_grid, Decision, Grid, MasterShape, Measured, PerTitlePolicy,
+};
+use media::{
+    AnalysisSettings, ChunkGrid, ProbeInfo, ProbePoint, QualityReport, Rational, SplitReport,
+};
 
+use crate::plan::LadderSpec;
 use crate::StageError;
+
+/// A master probed, planned on its segment grid and split into chunk files.
+pub struct SplitMaster {
+    pub probe: ProbeInfo,
+    /// The master's display shape (what ladders are fitted to).
+    pub shape: MasterShape,
+    pub grid: Grid,
+    /// Frames per chunk: a whole number of segments.
+    pub chunk_frames: u64,
+    /// The chunk files (in the folder given to [`split_master`]) and their timing.
+    pub report: SplitReport,
+}
+
+/// Probe `master`, plan its segment grid for `ladder` (every rung's frame-rate
+/// decimation must divide a segment) and split it into chunks of `chunk_segments`
+/// segments in `dir`.
+pub fn split_master(
+    master: &Path,
+    ladder: &LadderSpec,
+    segment_seconds: f64,
+    chunk_segments: u32,
+    dir: &Path,
+) -> Result<SplitMaster, StageError> {
+    let probe = media::probe(master)?;
+    let (width, height) = probe.display_size();
+    let shape = MasterShape {
+        width,
+        height,
+        fps_num: probe.frame_rate.num,
+        fps_den: probe.frame_rate.den,
+    };
+    let decimations: Vec<u32> = match ladder {
+        LadderSpec::Fixed { ladder } => fit_ladder(ladder, shape)
+            .iter()
+            .map(|r| r.decimation)
+            .collect(),
+        LadderSpec::PerTitle { policy } => {
+            policy.possible_decimations(probe.frame_rate.num, probe.frame_rate.den)
+        }
+    };
+    let grid = plan_grid(shape.fps_num, shape.fps_den, segment_seconds, &decimations)?;
+    let chunk_frames = grid.segment_frames * chunk_segments.max(1) as u64;
+    std::fs::create_dir_all(dir).map_err(StageError::io(format!("{}", dir.display())))?;
+    let report = media::split_video(master, probe.frame_rate, chunk_frames, dir)?;
+    Ok(SplitMaster {
+        probe,
+        shape,
+        grid,
+        chunk_frames,
+        report,
+    })
+}
+
+impl SplitMaster {
+    /// Where the title's frames are, for analysis.
+    pub fn frames(&self) -> TitleFrames {
+        TitleFrames {
+            fps: self.probe.frame_rate,
+            frame_count: self.report.frame_count,
+            chunk_origin: self.report.origin_pts + self.report.chunk_shift,
+            time_base: self.report.time_base,
+            grid: self.grid,
+            chunk_frames: self.chunk_frames,
+        }
+    }
+
+    /// Choose the title's per-title ladder from its chunk files.
+    pub fn analyse(&self, policy: &PerTitlePolicy, threads: usize) -> Result<Analysis, StageError> {
+        let files = &self.report.files;
+        analyse(policy, self.shape, &self.frames(), threads, |i| {
+            files.get(i as usize).cloned().ok_or_else(|| {
+                StageError::Permanent(format!("analysis window in missing chunk {i}"))
+            })
+        })
+    }
+}
 
 /// Where the title's frames are: its grid and chunking, as planned at ingest.
 pub struct TitleFrames {

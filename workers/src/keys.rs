@@ -118,8 +118,18 @@ pub fn stats() -> String {
 pub fn appliance_report(appliance: &str) -> String {
     format!("control/appliances/{}.json", safe(appliance))
 }
+/// A title's status record for ops.
 pub fn status(t: &TitleId) -> String {
     format!("control/titles/{t}.json")
+}
+/// Where each publish of a title leaves its record, one per packaging message.
+pub fn publish_prefix(t: &TitleId) -> String {
+    format!("control/publishes/{t}/")
+}
+/// The record of the publish done by package message `message_id` (a conditional
+/// create: the owner's redeliveries find their own record).
+pub fn publish_record(t: &TitleId, message_id: &str) -> String {
+    format!("{}{}", publish_prefix(t), safe(message_id))
 }
 
 #[cfg(test)]

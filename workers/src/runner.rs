@@ -90,7 +90,7 @@ pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageErr
                 .unwrap_or_else(|panic| {
                     Err(StageError::Panicked {
                         job: format!("{:?}", m.job),
-                        message: panic_message(&panic),
+                        message: panic_message(&*panic),
                     })
                 });
             drop(done);

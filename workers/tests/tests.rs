@@ -2,3 +2,4 @@
 //! embedded backends, and the pipeline driven through the library.
 
 mod conformance;
+mod faults;

@@ -20,46 +20,15 @@ pub fn analyze(
     let LadderSpec::PerTitle { policy } = load_ladder(policy)? else {
         bail!("--policy {policy} is a fixed ladder, not a per-title policy");
     };
-    let probe = media::probe(master)?;
-    let (w, h) = probe.display_size();
-    let shape = ladders::MasterShape {
-        width: w,
-        height: h,
-        fps_num: probe.frame_rate.num,
-        fps_den: probe.frame_rate.den,
-    };
-    let grid = ladders::plan_grid(
-        shape.fps_num,
-        shape.fps_den,
-        segment_seconds,
-        &policy.possible_decimations(probe.frame_rate.num, probe.frame_rate.den),
-    )?;
-    let chunk_frames = grid.segment_frames * 2;
+    let threads = threads.unwrap_or_else(crate::cores).max(1);
     let tmp = tempfile::tempdir().context("temporary directory")?;
     let cpu0 = cpu_seconds();
-    let report = media::split_video(master, probe.frame_rate, chunk_frames, tmp.path())?;
-    let frames = workers::analysis::TitleFrames {
-        fps: probe.frame_rate,
-        frame_count: report.frame_count,
-        chunk_origin: report.origin_pts + report.chunk_shift,
-        time_base: report.time_base,
-        grid,
-        chunk_frames,
+    let spec = LadderSpec::PerTitle {
+        policy: policy.clone(),
     };
-    let threads = threads
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
-        .max(1);
-    let a = workers::analysis::analyse(&policy, shape, &frames, threads, |i| {
-        report
-            .files
-            .get(i as usize)
-            .cloned()
-            .ok_or_else(|| workers::StageError::Permanent(format!("no chunk {i}")))
-    })?;
+    let split = workers::analysis::split_master(master, &spec, segment_seconds, 2, tmp.path())?;
+    let a = split.analyse(&policy, threads)?;
+    let (grid, report) = (split.grid, &split.report);
     let cpu = cpu_seconds() - cpu0;
     print!("{}", a.decision.table());
     println!(

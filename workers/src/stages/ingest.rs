@@ -1,9 +1,9 @@
 //! Ingest: probe, validate, plan (ladder, segment grid, chunks), split the master into
 //! chunk files, then one encode job per chunk and one audio job.
 
-use ladders::{fit_ladder, plan_grid, MasterShape};
+use ladders::fit_ladder;
 
-use crate::analysis::{self, TitleFrames};
+use crate::analysis;
 use crate::messages::Job;
 use crate::plan::{AudioPlan, ChunkPlan, LadderSpec, Plan, Request};
 use crate::stages::Ctx;
@@ -47,34 +47,14 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     let req: Request = ctx.get_json(&keys::request(t))?;
     let tmp = ctx.scratch_dir()?;
     let master = ctx.local_copy(&req.master_key, tmp.path())?;
-    let probe = media::probe(&master)?;
-    let (w, h) = probe.display_size();
-    let shape = MasterShape {
-        width: w,
-        height: h,
-        fps_num: probe.frame_rate.num,
-        fps_den: probe.frame_rate.den,
-    };
-    let decimations: Vec<u32> = match &req.ladder {
-        LadderSpec::Fixed { ladder } => fit_ladder(ladder, shape)
-            .iter()
-            .map(|r| r.decimation)
-            .collect(),
-        LadderSpec::PerTitle { policy } => {
-            policy.possible_decimations(probe.frame_rate.num, probe.frame_rate.den)
-        }
-    };
-    let grid = plan_grid(
-        shape.fps_num,
-        shape.fps_den,
+    let split = analysis::split_master(
+        &master,
+        &req.ladder,
         req.segment_seconds,
-        &decimations,
-    )
-    .map_err(|e| StageError::Permanent(e.to_string()))?;
-    let chunk_frames = grid.segment_frames * req.chunk_segments.max(1) as u64;
-    let split_dir = tmp.path().join("chunks");
-    std::fs::create_dir_all(&split_dir).map_err(|e| StageError::Transient(e.to_string()))?;
-    let report = media::split_video(&master, probe.frame_rate, chunk_frames, &split_dir)?;
+        req.chunk_segments,
+        &tmp.path().join("chunks"),
+    )?;
+    let (report, chunk_frames, shape) = (&split.report, split.chunk_frames, split.shape);
     let mut chunks = Vec::new();
     for (i, file) in report.files.iter().enumerate() {
         let i = i as u32;
@@ -86,22 +66,12 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
             end_frame: (start + chunk_frames).min(report.frame_count),
         });
     }
-    let fps = probe.frame_rate;
+    let fps = split.probe.frame_rate;
     let rungs = match &req.ladder {
         LadderSpec::Fixed { ladder } => fit_ladder(ladder, shape),
-        LadderSpec::PerTitle { policy } => {
-            let frames = TitleFrames {
-                fps,
-                frame_count: report.frame_count,
-                chunk_origin: report.origin_pts + report.chunk_shift,
-                time_base: report.time_base,
-                grid,
-                chunk_frames,
-            };
-            per_title(ctx, t, policy, shape, &frames, &report.files)?
-        }
+        LadderSpec::PerTitle { policy } => per_title(ctx, t, policy, &split)?,
     };
-    let audio = probe.audio.as_ref().map(|_| AudioPlan {
+    let audio = split.probe.audio.as_ref().map(|_| AudioPlan {
         id: AUDIO_RENDITION.into(),
         bitrate: req.ladder.audio_kbps() as u64 * 1000,
         sample_rate: 48_000,
@@ -110,13 +80,13 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
             / fps.num as u128) as u64,
     });
     let plan = Plan {
-        probe,
+        probe: split.probe.clone(),
         fps,
         frame_count: report.frame_count,
         origin_pts: report.origin_pts,
         chunk_shift: report.chunk_shift,
         time_base: report.time_base,
-        grid,
+        grid: split.grid,
         chunk_frames,
         chunks,
         rungs,
@@ -136,9 +106,7 @@ fn per_title(
     ctx: &Ctx,
     t: &TitleId,
     policy: &ladders::PerTitlePolicy,
-    shape: MasterShape,
-    frames: &TitleFrames,
-    files: &[std::path::PathBuf],
+    split: &analysis::SplitMaster,
 ) -> Result<Vec<ladders::FittedRung>, StageError> {
     if let Ok(d) = ctx.get_json::<ladders::Decision>(&keys::ladder(t)) {
         return Ok(d.fitted());
@@ -146,12 +114,7 @@ fn per_title(
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let a = analysis::analyse(policy, shape, frames, threads, |i| {
-        files
-            .get(i as usize)
-            .cloned()
-            .ok_or_else(|| StageError::Permanent(format!("analysis window in missing chunk {i}")))
-    })?;
+    let a = split.analyse(policy, threads)?;
     tracing::info!(title = %t, windows = a.windows.len(), secs = a.wall_s, rungs = a.decision.rungs.len(), "per-title ladder chosen");
     ctx.put_json(&keys::ladder(t), &a.decision)?;
     Ok(a.decision.fitted())

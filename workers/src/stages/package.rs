@@ -106,6 +106,11 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
         None => None,
     };
     let p = Presentation { video, audio };
+    // The publish record, before the manifests that make the title visible: a title
+    // published by more than one package message would show more than one record
+    // (how the chaos tests check exactly-once publishing in the store itself).
+    ctx.store
+        .create_if_absent(&keys::publish_record(t, message_id), message_id.as_bytes())?;
     ctx.put_json(&keys::presentation(t), &p)?;
     put_text(ctx, t, "manifest.mpd", &manifests::mpd(&p))?;
     put_text(ctx, t, "master.m3u8", &manifests::master_playlist(&p))?;
