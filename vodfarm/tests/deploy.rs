@@ -1,6 +1,8 @@
 //! deploy/: cfn-lint (pip, installed by scripts/test.sh) passes on the CloudFormation
-//! template and fails on a broken copy of it; the worker configuration the template
-//! hands to its containers (VODFARM_CONFIG_TOML) is one `vodfarm` accepts.
+//! template and fails on a broken copy of it; checkov's security checks pass (every
+//! skip carries its reason in the template) and fail on a weakened copy; the worker
+//! configuration the template hands to its containers (VODFARM_CONFIG_TOML) is one
+//! `vodfarm` accepts.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,6 +20,39 @@ fn cfn_lint(template: &Path) -> std::process::Output {
 
 fn template() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/cloudformation.yaml")
+}
+
+/// scripts/lint-deploy.sh (cfn-lint, then checkov in its own environment).
+fn lint_deploy(template: &Path) -> (bool, String) {
+    let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/lint-deploy.sh"))
+        .arg(template)
+        .output()
+        .expect("scripts/lint-deploy.sh runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn cloudformation_template_passes_checkov() {
+    let (ok, report) = lint_deploy(&template());
+    assert!(ok, "{report}");
+    assert!(report.contains("0 failed"), "{report}");
+    // The check can fail: a queue whose skip is gone is caught.
+    let text = std::fs::read_to_string(template()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let weak = tmp.path().join("weak.yaml");
+    std::fs::write(
+        &weak,
+        // The first queue loses its skip: checkov must then flag it.
+        text.replacen("- id: CKV_AWS_27", "- id: CKV_AWS_99999", 1),
+    )
+    .unwrap();
+    let (ok, report) = lint_deploy(&weak);
+    assert!(!ok && report.contains("CKV_AWS_27"), "{report}");
 }
 
 #[test]
