@@ -62,7 +62,7 @@ pub fn builtin_policy() -> PerTitlePolicy {
 impl PerTitlePolicy {
     pub fn parse(text: &str) -> Result<Self, LadderError> {
         let p: PerTitlePolicy = toml::from_str(text).map_err(|e| LadderError::Parse {
-            detail: crate::error::toml_detail(&e),
+            detail: tomlerr::one_line(&e),
         })?;
         p.validate()?;
         Ok(p)

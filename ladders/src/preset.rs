@@ -110,7 +110,7 @@ impl Ladder {
     /// Parse and validate a ladder file's text.
     pub fn parse(text: &str) -> Result<Self, LadderError> {
         let ladder: Ladder = toml::from_str(text).map_err(|e| LadderError::Parse {
-            detail: crate::error::toml_detail(&e),
+            detail: tomlerr::one_line(&e),
         })?;
         ladder.validate()?;
         Ok(ladder)

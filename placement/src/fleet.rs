@@ -103,7 +103,7 @@ pub struct Fleet {
 impl Fleet {
     pub fn parse(text: &str) -> Result<Self, PlacementError> {
         let f: Fleet = toml::from_str(text).map_err(|e| PlacementError::Parse {
-            detail: crate::error::toml_detail(&e),
+            detail: tomlerr::one_line(&e),
         })?;
         f.validate()?;
         Ok(f)

@@ -153,7 +153,7 @@ impl Config {
 
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let c: Config =
-            toml::from_str(text).map_err(|e| ConfigError::Invalid(toml_error(text, &e)))?;
+            toml::from_str(text).map_err(|e| ConfigError::Invalid(tomlerr::one_line(&e)))?;
         if c.worker.visibility_seconds < 3 || c.worker.visibility_seconds > 12 * 3600 {
             return Err(ConfigError::Invalid(format!(
                 "worker.visibility_seconds {} is outside 3..=43200",
@@ -305,21 +305,6 @@ impl Config {
             }
         }
         self.open().map(|_| ())
-    }
-}
-
-/// A TOML error on one line with its reason and where: "line 12, column 6: invalid
-/// type: string \"x\", expected u64" (toml's own text spreads over several lines,
-/// with the reason last).
-pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
-    match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            format!("line {line}, column {column}: {}", e.message())
-        }
-        None => e.message().to_string(),
     }
 }
 
