@@ -19,9 +19,11 @@ use crate::StageError;
 
 /// A master probed, planned on its segment grid and split into chunk files.
 pub struct SplitMaster {
+    /// What probing the master found: size, frame rate, audio.
     pub probe: ProbeInfo,
     /// The master's display shape (what ladders are fitted to).
     pub shape: MasterShape,
+    /// The segment grid: master frames per segment and between forced IDRs.
     pub grid: Grid,
     /// Frames per chunk: a whole number of segments.
     pub chunk_frames: u64,
@@ -95,20 +97,27 @@ impl SplitMaster {
 
 /// Where the title's frames are: its grid and chunking, as planned at ingest.
 pub struct TitleFrames {
+    /// The master's frame rate.
     pub fps: Rational,
+    /// Frames in the master on its frame grid.
     pub frame_count: u64,
     /// Frame 0's time in the chunk files (the master's plus the split's shift).
     pub chunk_origin: i64,
+    /// The master's video time base (num, den), the unit of `chunk_origin`.
     pub time_base: (i32, i32),
+    /// The segment grid planned at ingest.
     pub grid: Grid,
+    /// Frames per chunk file: a whole number of segments.
     pub chunk_frames: u64,
 }
 
 /// The decision and what it cost.
 pub struct Analysis {
+    /// The chosen ladder, with every measured point and the hull it was chosen from.
     pub decision: Decision,
     /// Probed windows (first frame of each).
     pub windows: Vec<u64>,
+    /// Wall-clock seconds the analysis took.
     pub wall_s: f64,
 }
 

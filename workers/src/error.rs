@@ -19,35 +19,50 @@ pub enum FarmError {
     /// A condition that should pass when tried again.
     #[error("{0}")]
     Transient(String),
+    /// The object store failed; its error decides whether a retry can help.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The queue failed; its error decides whether a retry can help.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// Probing, splitting, encoding or scoring media failed (transient only for I/O).
     #[error(transparent)]
     Media(#[from] media::MediaError),
+    /// Encoded chunks that cannot be packaged into CMAF segments.
     #[error(transparent)]
     Packager(#[from] packager::PackagerError),
+    /// A ladder, policy or segment grid that cannot be used.
     #[error(transparent)]
     Ladder(#[from] ladders::LadderError),
+    /// A fleet file that does not parse or does not make sense.
     #[error(transparent)]
     Placement(#[from] placement::PlacementError),
     /// Local files (scratch space, the store lock, a master being read).
     #[error("{what}: {source}")]
     Io {
+        /// The file or folder, or what was being done with it.
         what: String,
+        /// The I/O error; its kind decides whether a retry can help.
         #[source]
         source: std::io::Error,
     },
     /// A stored JSON document that does not parse.
     #[error("{key}: {source}")]
     Json {
+        /// The document's object key.
         key: String,
+        /// Where and why it does not parse.
         #[source]
         source: serde_json::Error,
     },
     /// A stage's code panicked: a bug, never retried.
     #[error("{job} panicked: {message}")]
-    Panicked { job: String, message: String },
+    Panicked {
+        /// The job that was running, as its message shows it.
+        job: String,
+        /// The text the panic was raised with.
+        message: String,
+    },
 }
 
 /// The name the stages have always used for it.

@@ -13,15 +13,22 @@ use crate::plan::Plan;
 use crate::store::ObjectStore;
 use crate::{keys, StageError, TitleId};
 
+/// One rendition's measured bitrate and quality against the master.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenditionQuality {
+    /// The rendition id, as in the plan.
     pub id: String,
+    /// Encoded width in pixels.
     pub width: u32,
+    /// Encoded height in pixels.
     pub height: u32,
     /// Measured: media segment bytes × 8 / duration.
     pub kbps: f64,
+    /// Mean VMAF, scored at the master's size.
     pub vmaf: f64,
+    /// 5th percentile of per-frame VMAF: the bad moments the mean hides.
     pub vmaf_p5: f64,
+    /// Mean luma PSNR in dB.
     pub psnr_y: f64,
 }
 

@@ -3,15 +3,18 @@
 
 use std::fmt;
 
+/// A title's id: 1-64 characters of a-z, A-Z, 0-9, '-', '_', starting with a letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TitleId(String);
 
+/// A title id that breaks the rules, as it was given.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("title id '{0}' is not valid: use 1-64 characters from a-z, A-Z, 0-9, '-' and '_', starting with a letter or digit")]
 pub struct BadTitle(pub String);
 
 impl TitleId {
+    /// Check `s` against the title id rules; `BadTitle` names it when it breaks them.
     pub fn parse(s: &str) -> Result<Self, BadTitle> {
         let ok = !s.is_empty()
             && s.len() <= 64
@@ -24,6 +27,7 @@ impl TitleId {
             Err(BadTitle(s.to_string()))
         }
     }
+    /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -60,12 +64,15 @@ fn safe(part: &str) -> &str {
     part
 }
 
+/// The uploaded master, keeping its file extension.
 pub fn master(t: &TitleId, ext: &str) -> String {
     format!("ingest/{t}/master.{}", safe(ext))
 }
+/// The title's request: the master and the settings it is made with.
 pub fn request(t: &TitleId) -> String {
     format!("ingest/{t}/request.json")
 }
+/// The title's plan; ingest writes it last, once every chunk file is stored.
 pub fn plan(t: &TitleId) -> String {
     format!("work/{t}/plan.json")
 }
@@ -73,27 +80,35 @@ pub fn plan(t: &TitleId) -> String {
 pub fn ladder(t: &TitleId) -> String {
     format!("work/{t}/ladder.json")
 }
+/// Chunk `i` of the split master (a NUT file).
 pub fn chunk(t: &TitleId, i: u32) -> String {
     format!("work/{t}/chunks/{i}.nut")
 }
+/// Chunk `i` of `rendition`, encoded and ready to package (a packager track chunk).
 pub fn encoded(t: &TitleId, rendition: &str, i: u32) -> String {
     format!("work/{t}/enc/{}/{i}", safe(rendition))
 }
+/// Where the title's done markers are, one per finished part.
 pub fn done_prefix(t: &TitleId) -> String {
     format!("work/{t}/done/")
 }
+/// The done marker of `part` (`c<chunk>` or `audio`): an empty object.
 pub fn done(t: &TitleId, part: &str) -> String {
     format!("work/{t}/done/{}", safe(part))
 }
+/// A claim on `what`, taken by conditional create so that one message does it.
 pub fn claim(t: &TitleId, what: &str) -> String {
     format!("work/{t}/claims/{}", safe(what))
 }
+/// The title's tracks and segments, as the manifests were written from them.
 pub fn presentation(t: &TitleId) -> String {
     format!("work/{t}/presentation.json")
 }
+/// Published file `name` of the title (playlists, MPD, init and media segments).
 pub fn origin(t: &TitleId, name: &str) -> String {
     format!("origin/{t}/{name}")
 }
+/// Where everything the title publishes is.
 pub fn origin_prefix(t: &TitleId) -> String {
     format!("origin/{t}/")
 }

@@ -7,6 +7,8 @@
 //! gives exactly-once effects. No AWS SDK, no HTTP server, no CLI: those are the
 //! `vodfarm-aws`, `appliance` and `vodfarm` crates.
 
+#![warn(missing_docs)]
+
 pub mod analysis;
 pub mod error;
 pub mod evaluate;

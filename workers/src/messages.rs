@@ -5,58 +5,85 @@ use serde::{Deserialize, Serialize};
 
 use crate::TitleId;
 
+/// The message schema version this worker writes and accepts.
 pub const VERSION: u32 = 1;
 
+/// The queue of ingest jobs.
 pub const QUEUE_INGEST: &str = "ingest";
+/// The queue of encode and audio jobs.
 pub const QUEUE_ENCODE: &str = "encode";
+/// The queue of package and place jobs.
 pub const QUEUE_PACKAGE: &str = "package";
 
+/// What a message asks a worker to do; the JSON's `stage` names the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "stage", rename_all = "snake_case")]
 pub enum Job {
+    /// Probe the title's master, plan it and split it into chunks.
     Ingest {
+        /// The title to ingest.
         title: TitleId,
     },
+    /// Encode one chunk at every rung of the plan.
     Encode {
+        /// The title the chunk belongs to.
         title: TitleId,
+        /// The chunk's index in the plan.
         chunk: u32,
     },
+    /// Encode the title's whole audio track, stored cut at chunk boundaries.
     Audio {
+        /// The title whose audio to encode.
         title: TitleId,
     },
+    /// Package and publish the title, once every part is encoded.
     Package {
+        /// The title to package.
         title: TitleId,
     },
     /// Re-plan placement after `title` published.
     Place {
+        /// The title just published.
         title: TitleId,
     },
 }
 
+/// A queued message: the schema version and the job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
+    /// Schema version; [`VERSION`] when written by this worker.
     pub v: u32,
+    /// The job, its fields flattened into the message's JSON.
     #[serde(flatten)]
     pub job: Job,
 }
 
+/// Why a message body was refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MessageError {
+    /// Not JSON, no version, or not a job this worker knows.
     #[error("malformed message: {0}")]
     Malformed(String),
+    /// A schema version other than [`VERSION`].
     #[error("message version {found} is not supported (this worker speaks {VERSION})")]
-    Version { found: u32 },
+    Version {
+        /// The version the message carries.
+        found: u32,
+    },
 }
 
 impl Message {
+    /// A message for `job` at the current version.
     pub fn new(job: Job) -> Self {
         Self { v: VERSION, job }
     }
 
+    /// The message as the JSON body sent on a queue.
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("serialisable")
     }
 
+    /// Parse a message body; refuses malformed JSON and any other version.
     pub fn decode(body: &str) -> Result<Self, MessageError> {
         let v: serde_json::Value =
             serde_json::from_str(body).map_err(|e| MessageError::Malformed(e.to_string()))?;
@@ -72,6 +99,7 @@ impl Message {
         serde_json::from_value(v).map_err(|e| MessageError::Malformed(e.to_string()))
     }
 
+    /// The queue the message's job is served from.
     pub fn queue(&self) -> &'static str {
         match self.job {
             Job::Ingest { .. } => QUEUE_INGEST,
@@ -80,6 +108,7 @@ impl Message {
         }
     }
 
+    /// The title the job is for.
     pub fn title(&self) -> &TitleId {
         match &self.job {
             Job::Ingest { title }

@@ -95,11 +95,17 @@ fn tier(store: &dyn ObjectStore, id: &TitleId) -> Result<Option<placement::Tier>
 
 /// One appliance's outcome of a re-plan.
 pub struct Placed {
+    /// The appliance's id.
     pub appliance: String,
+    /// The id of the site it is at.
     pub site: String,
+    /// Titles in its new fill plan.
     pub titles: usize,
+    /// Bytes its new fill plan holds.
     pub bytes: u64,
+    /// Bytes the appliance can hold.
     pub capacity_bytes: u64,
+    /// What the new fill plan adds and removes against the one it replaces.
     pub diff: PlanDiff,
     /// Bytes the appliance can fetch in one fill window.
     pub window_bytes: u64,
@@ -161,6 +167,7 @@ pub fn stored_fleet(store: &dyn ObjectStore) -> Result<Option<Fleet>, StageError
     }
 }
 
+/// The viewing statistics kept in the store; empty when there are none yet.
 pub fn stored_stats(store: &dyn ObjectStore) -> Result<Stats, StageError> {
     match store.get(&keys::stats()) {
         Ok(b) => serde_json::from_slice(&b)

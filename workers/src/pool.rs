@@ -17,8 +17,11 @@ use crate::stages::Ctx;
 /// The last error the pool's slots met outside a stage, and when.
 #[derive(Debug, Clone)]
 pub struct PoolError {
+    /// When it happened.
     pub at: Instant,
+    /// The error, as text.
     pub message: String,
+    /// Whether the cause was a full disk.
     pub disk_full: bool,
 }
 
@@ -29,6 +32,7 @@ pub struct Report {
     pub jobs: u64,
     /// Errors outside a stage since the last job that went through.
     pub errors_in_a_row: u64,
+    /// The latest error outside a stage, if any.
     pub last_error: Option<PoolError>,
     /// Slots replaced after a panic.
     pub panics: u64,

@@ -12,14 +12,17 @@ use crate::{keys, FarmError, TitleId};
 /// One title's progress.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
+    /// The title's status record.
     pub status: TitleStatus,
     /// Whether ingest has planned the title (the split and the ladder are done).
     pub planned: bool,
     /// Parts (chunks, and audio when the master has it) encoded, of all parts.
     pub parts_done: usize,
+    /// All parts: every chunk, plus audio when the master has it.
     pub parts: usize,
     /// Tracks with a published init segment, of all tracks (every rung, audio).
     pub tracks_packaged: usize,
+    /// All tracks: every rung, plus audio when the master has it.
     pub tracks: usize,
     /// The chosen per-title ladder's size, when the ladder was per-title.
     pub per_title_rungs: Option<usize>,
@@ -88,6 +91,7 @@ impl Progress {
         )
     }
 
+    /// Whether the title is published.
     pub fn published(&self) -> bool {
         self.status.state == State::Published
     }

@@ -84,23 +84,39 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+/// Why a queue call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// A failure described in words (the SQS backend).
     #[error("queue {queue}: {detail}")]
-    Io { queue: String, detail: String },
+    Io {
+        /// The queue it was about.
+        queue: String,
+        /// What went wrong, in words.
+        detail: String,
+    },
     /// A file operation of the embedded backend failed; the message it concerned is
     /// where it was.
     #[error("queue {queue}: {op} {path:?}: {source}")]
     Fs {
+        /// The queue it was about (`*` when opening the root).
         queue: String,
+        /// The step: `create`, `receive`, `extend`, `delete`, `requeue`, ...
         op: &'static str,
+        /// The file or folder it was done on.
         path: PathBuf,
+        /// The file-system error; its kind decides whether a retry can help.
         #[source]
         source: io::Error,
     },
+    /// The message was received again (or is visible again): the receipt is stale.
     #[error("queue {queue}: receipt {receipt} is no longer held (visibility expired)")]
-    ReceiptExpired { queue: String, receipt: String },
+    ReceiptExpired {
+        /// The queue the message is on.
+        queue: String,
+        /// The stale receipt.
+        receipt: String,
+    },
 }
 
 impl QueueError {
@@ -121,9 +137,12 @@ impl QueueError {
     }
 }
 
+/// One delivery of a message.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The body, as sent.
     pub body: String,
+    /// Receives of the message so far, this one included (1 on the first).
     pub receive_count: u32,
     /// Opaque handle for delete/extend; another one on every receive.
     pub receipt: String,
@@ -133,7 +152,9 @@ pub struct Received {
     pub id: String,
 }
 
+/// Named queues with SQS semantics: at-least-once delivery, visibility, dead-letters.
 pub trait Queue: Send + Sync {
+    /// Add a message with `body` to `queue`.
     fn send(&self, queue: &str, body: &str) -> Result<(), QueueError>;
     /// One message, waiting up to `wait` for one to arrive (long polling).
     fn receive(
@@ -142,7 +163,9 @@ pub trait Queue: Send + Sync {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Option<Received>, QueueError>;
+    /// Delete a received message for good; `ReceiptExpired` once it was received again.
     fn delete(&self, queue: &str, receipt: &str) -> Result<(), QueueError>;
+    /// Keep a received message invisible for `visibility` from now (zero: visible now).
     fn extend(&self, queue: &str, receipt: &str, visibility: Duration) -> Result<(), QueueError>;
     /// Messages visible now (approximate, like SQS).
     fn depth(&self, queue: &str) -> Result<usize, QueueError>;
@@ -322,12 +345,14 @@ struct Taken {
     ready_name: String,
 }
 
+/// The embedded backend: durable queues of files under one folder (layout in the module doc).
 pub struct LocalQueue {
     root: PathBuf,
     max_receives: u32,
 }
 
 impl LocalQueue {
+    /// Queues under `root`, made if missing; a message dead-letters after `max_receives` receives.
     pub fn open(root: &Path, max_receives: u32) -> Result<Self, QueueError> {
         fs::create_dir_all(root).map_err(|e| fs_err("*", "create", root, e))?;
         Ok(Self {

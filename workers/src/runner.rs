@@ -22,6 +22,7 @@ pub const VISIBILITY: Duration = Duration::from_secs(60);
 /// First back-off before a transiently failed message is seen again; doubles with
 /// every receive.
 pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// The longest back-off: the doubling stops here.
 pub const RETRY_MAX: Duration = Duration::from_secs(300);
 /// Receives before a message is dead-lettered.
 pub const MAX_RECEIVES: u32 = 5;
@@ -29,7 +30,9 @@ pub const MAX_RECEIVES: u32 = 5;
 /// Queues in the order a worker serves them: finish titles before starting new ones.
 pub const QUEUES: &[&str] = &[QUEUE_PACKAGE, QUEUE_ENCODE, QUEUE_INGEST];
 
+/// How a worker takes and handles messages; the default serves every queue, no long polling.
 pub struct Settings {
+    /// How long a received message stays invisible; the heartbeat renews it.
     pub visibility: Duration,
     /// How long to long-poll each queue when a pass found all of them empty.
     pub wait: Duration,

@@ -10,24 +10,36 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+/// Why an object store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No object under the key.
     #[error("object {key} not found")]
-    NotFound { key: String },
+    NotFound {
+        /// The key asked for.
+        key: String,
+    },
+    /// A local file operation failed: the embedded store's, or a file uploaded or downloaded.
     #[error("object store {what} {key}: {source}")]
     Io {
+        /// The operation: `put`, `get`, `create`, `list` or `delete`.
         what: &'static str,
+        /// The key it was about (the prefix for `list`, the folder when opening a store).
         key: String,
+        /// The file-system error; its kind decides whether a retry can help.
         #[source]
         source: std::io::Error,
     },
     /// A remote store (S3) refused or failed a request.
     #[error("object store {what} {key}: {detail}")]
     Remote {
+        /// The request that failed (`put`, `get`, `list`, ...).
         what: &'static str,
+        /// The key (or the prefix listed, or the bucket made) it was about.
         key: String,
         /// The HTTP status, when the request got an answer.
         status: Option<u16>,
+        /// What the store answered, or why there was no answer.
         detail: String,
     },
 }
@@ -48,21 +60,26 @@ impl StoreError {
     }
 }
 
+/// Where the farm's objects live: S3, or the embedded local directory.
 pub trait ObjectStore: Send + Sync {
+    /// Store `bytes` under `key` whole, replacing any object there.
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError>;
     /// Upload a local file (streamed; memory does not grow with its size).
     fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError>;
+    /// The whole object under `key`; `NotFound` when there is none.
     fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
     /// Download to a local file (streamed).
     fn get_to_file(&self, key: &str, path: &Path) -> Result<(), StoreError>;
     /// Stream the object from byte `offset` to its end (S3: a ranged GET), so that an
     /// interrupted download resumes where it stopped.
     fn read_from(&self, key: &str, offset: u64) -> Result<Box<dyn Read + Send>, StoreError>;
+    /// Whether an object is stored under `key`.
     fn exists(&self, key: &str) -> Result<bool, StoreError>;
     /// Create `key` only if absent (S3 `If-None-Match: *`). True if this call created it.
     fn create_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool, StoreError>;
     /// Keys under `prefix`, sorted.
     fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// Remove the object under `key`; a missing one is not an error (as with S3).
     fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// A local path holding the object, when the backend has one (saves a copy).
     fn local_path(&self, _key: &str) -> Option<PathBuf> {
@@ -106,6 +123,7 @@ fn io<'a>(what: &'static str, key: &'a str) -> impl FnOnce(std::io::Error) -> St
 }
 
 impl LocalStore {
+    /// The store rooted at `root`, creating the folder when missing.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(root).map_err(io("create", &root.display().to_string()))?;
         Ok(Self {
@@ -113,6 +131,7 @@ impl LocalStore {
         })
     }
 
+    /// The folder objects are stored under.
     pub fn root(&self) -> &Path {
         &self.root
     }

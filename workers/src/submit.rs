@@ -21,8 +21,11 @@ pub const PER_TITLE: &str = "per-title";
 pub struct TitleSettings {
     /// `per-title`, a built-in fixed ladder, or a TOML file (fixed ladder or policy).
     pub ladder: String,
+    /// Target segment length in seconds (default 4).
     pub segment_seconds: f64,
+    /// Segments per chunk, the unit of one encode job (default 2).
     pub chunk_segments: u32,
+    /// Popularity hint for placement, used until viewing statistics exist.
     pub tier: Option<placement::Tier>,
 }
 

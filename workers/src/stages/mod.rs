@@ -20,19 +20,23 @@ pub const AUDIO_PART: &str = audio::PART;
 
 /// What a stage may touch.
 pub struct Ctx {
+    /// Where titles' objects are read and written.
     pub store: Arc<dyn ObjectStore>,
+    /// Where follow-on jobs are sent.
     pub queue: Arc<dyn Queue>,
     /// Local scratch space for downloads and FFmpeg's files.
     pub scratch: PathBuf,
 }
 
 impl Ctx {
+    /// Queue `job` on the queue its stage is served from.
     pub fn send(&self, job: Job) -> Result<(), StageError> {
         let m = Message::new(job);
         self.queue.send(m.queue(), &m.encode())?;
         Ok(())
     }
 
+    /// Read and parse the JSON object at `key`; a missing object is a permanent error.
     pub fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T, StageError> {
         let bytes = self.store.get(key).map_err(|e| match e {
             StoreError::NotFound { key } => StageError::Permanent(format!("{key} is missing")),
@@ -44,6 +48,7 @@ impl Ctx {
         })
     }
 
+    /// Store `value` at `key` as pretty-printed JSON.
     pub fn put_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), StageError> {
         self.store.put(
             key,
@@ -52,6 +57,7 @@ impl Ctx {
         Ok(())
     }
 
+    /// The title's plan, as ingest wrote it.
     pub fn plan(&self, t: &TitleId) -> Result<Plan, StageError> {
         self.get_json(&keys::plan(t))
     }
@@ -68,6 +74,7 @@ impl Ctx {
         Ok(dst)
     }
 
+    /// A new temporary folder in the scratch space (made if missing), removed on drop.
     pub fn scratch_dir(&self) -> Result<tempfile::TempDir, StageError> {
         let what = || format!("scratch space {}", self.scratch.display());
         std::fs::create_dir_all(&self.scratch).map_err(StageError::io(what()))?;

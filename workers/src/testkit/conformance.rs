@@ -141,6 +141,7 @@ pub fn check_store(store: &dyn ObjectStore, backend: &str, atomic_create: bool) 
     store.delete(&k("a/1")).unwrap();
 }
 
+/// Hold a `Queue` backend to SQS semantics: visibility, message ids, long polling, dead-letters.
 pub fn check_queue(q: Arc<dyn Queue>, backend: &str) {
     let name = "ingest";
     let short = Duration::from_secs(1);

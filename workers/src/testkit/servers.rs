@@ -8,7 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
+/// The access key id the test servers and the SDK share.
 pub const ACCESS_KEY: &str = "vodfarm-test";
+/// The secret key the test servers and the SDK share.
 pub const SECRET_KEY: &str = "vodfarm-test-secret";
 
 /// The SDK's credentials and region for every backend this test process opens.
@@ -24,8 +26,11 @@ pub fn aws_env() {
 
 /// A server process, killed when dropped.
 pub struct Server {
+    /// The server's process.
     pub child: Child,
+    /// Its endpoint, `http://127.0.0.1:<port>`.
     pub url: String,
+    /// The folder it stores into (s3s-fs), removed when dropped.
     pub dir: Option<tempfile::TempDir>,
 }
 
@@ -36,6 +41,7 @@ impl Drop for Server {
     }
 }
 
+/// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -44,6 +50,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Path of `bin` on PATH or in ~/.cargo/bin; panics with the `install` hint when missing.
 pub fn find(bin: &str, install: &str) -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_default();
     let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
@@ -56,6 +63,7 @@ pub fn find(bin: &str, install: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{bin} is not installed: {install} (scripts/test.sh does)"))
 }
 
+/// Wait until `child` listens on `port`; panics if it exits or is not up in 30 s.
 pub fn wait_for(port: u16, child: &mut Child, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
