@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_LEN=${SECONDS_LEN:-30}
-cargo build --release --quiet -p workers
+cargo build --release --quiet -p vodfarm
 bin=$PWD/target/release/vodfarm
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -14,7 +14,7 @@ LEN=${SECONDS_OF_MASTER:-60}
 LADDER=${LADDER:-per-title}
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$W"' EXIT
-cargo build --release -q -p workers
+cargo build --release -q -p vodfarm
 V=$PWD/target/release/vodfarm
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1
 "$V" sample "$W/master.mp4" --seconds "$LEN" --width 1920 --height 1080 >/dev/null

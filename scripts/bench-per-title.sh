@@ -26,7 +26,7 @@ VMAF_SUBSAMPLE=${VMAF_SUBSAMPLE:-2}
 CLIPS=${CLIPS:-"slides animation slow-pan dark film-grain high-motion"}
 W=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$W"
-cargo build --release -q -p workers
+cargo build --release -q -p vodfarm
 V=$PWD/target/release/vodfarm
 export VODFARM_LOG=error
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VODFARM_PLAYERS=0 scripts/install-deps.sh
-cargo build --release --quiet -p workers
+cargo build --release --quiet -p vodfarm
 bin=target/release/vodfarm
 mkdir -p vodfarm-data
 $bin sample vodfarm-data/sample-master.mp4 --seconds 20 >/dev/null

@@ -17,9 +17,9 @@ use workers::TitleId;
 use crate::servers;
 use crate::support::*;
 
-struct Worker {
-    child: Child,
-    log: PathBuf,
+pub(crate) struct Worker {
+    pub(crate) child: Child,
+    pub(crate) log: PathBuf,
 }
 
 impl Drop for Worker {
@@ -29,7 +29,7 @@ impl Drop for Worker {
     }
 }
 
-fn vodfarm_cmd(config: &Path) -> Command {
+pub(crate) fn vodfarm_cmd(config: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vodfarm"));
     c.arg("--config")
         .arg(config)
@@ -40,7 +40,7 @@ fn vodfarm_cmd(config: &Path) -> Command {
     c
 }
 
-fn start_worker(config: &Path, dir: &Path, n: usize) -> Worker {
+pub(crate) fn start_worker(config: &Path, dir: &Path, n: usize) -> Worker {
     start_worker_with(vodfarm_cmd(config), dir, n, &[])
 }
 
@@ -59,7 +59,7 @@ fn start_worker_with(mut cmd: Command, dir: &Path, n: usize, extra: &[&str]) -> 
 }
 
 /// (message, title, chunk) of every JSON log line of a worker.
-fn events(log: &Path) -> Vec<(String, String, Option<u64>)> {
+pub(crate) fn events(log: &Path) -> Vec<(String, String, Option<u64>)> {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
@@ -301,10 +301,11 @@ fn three_workers_on_moto_survive_sigkill_and_sigterm_exactly_once() {
     }
 }
 
-/// Duplicate and stray messages on the embedded backends with two worker processes: a
+/// Duplicate and stray messages on the embedded backends with a two-slot worker: a
 /// second ingest message, a package message before any chunk is encoded, and another
-/// after publishing. Still one package run and one publish, and the same bytes as a
-/// plain `vodfarm run`.
+/// after publishing. Still one publish (one publish record in the store), and the same
+/// bytes as a plain `vodfarm run`. A second worker process on the same embedded store
+/// is refused: the store lock covers `worker` too.
 #[test]
 fn duplicates_and_strays_still_package_and_publish_once() {
     use workers::messages::{Job, Message};
@@ -333,24 +334,33 @@ fn duplicates_and_strays_still_package_and_publish_once() {
     send(Job::Ingest { title: t.clone() });
     send(Job::Package { title: t.clone() });
 
-    let workers: Vec<Worker> = (0..2)
-        .map(|n| {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_vodfarm"));
-            c.env("VODFARM_LOG", "info")
-                .env_remove("VODFARM_CONFIG")
-                .env_remove("VODFARM_CONFIG_TOML");
-            start_worker_with(c, tmp.path(), n, &["--store", st])
-        })
-        .collect();
-    let local = workers::store::LocalStore::open(&store).unwrap();
-    let wait_published = || {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while workers::status::read(&local, &t).map(|s| s.state) != Some(State::Published) {
-            assert!(Instant::now() < deadline, "not published");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    let worker = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vodfarm"))
+            .env("VODFARM_LOG", "warn")
+            .env_remove("VODFARM_CONFIG")
+            .env_remove("VODFARM_CONFIG_TOML")
+            .args(["worker", "--store", st])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vodfarm worker starts")
     };
-    wait_published();
+    let mut first = worker(&["--concurrency", "2"]);
+    // The lock is taken at start-up: wait until the first worker holds it.
+    std::thread::sleep(Duration::from_millis(500));
+    let second = worker(&["--concurrency", "1"]).wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        !second.status.success() && err.contains("in use by another vodfarm process"),
+        "a second worker on one embedded store must be refused: {err}"
+    );
+    let local = workers::store::LocalStore::open(&store).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while workers::status::read(&local, &t).map(|s| s.state) != Some(State::Published) {
+        assert!(Instant::now() < deadline, "not published");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     send(Job::Package { title: t.clone() });
     let deadline = Instant::now() + Duration::from_secs(60);
     while workers::runner::QUEUES
@@ -360,14 +370,13 @@ fn duplicates_and_strays_still_package_and_publish_once() {
         assert!(Instant::now() < deadline, "queues did not drain");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let all: Vec<_> = workers.iter().flat_map(|w| events(&w.log)).collect();
-    for what in ["packaging", "published"] {
-        let n = all.iter().filter(|e| e.0 == what).count();
-        assert_eq!(n, 1, "'{what}' logged {n} times");
-    }
-    assert!(all
-        .iter()
-        .any(|e| e.0 == "package job before every part is done; dropped"));
+    // SIGTERM: the worker finishes what it holds and exits 0.
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    assert!(first.wait().unwrap().success());
+    use workers::store::ObjectStore as _;
+    let records = local.list(&workers::keys::publish_prefix(&t)).unwrap();
+    assert_eq!(records.len(), 1, "published more than once: {records:?}");
 
     let embedded = tmp.path().join("embedded");
     let out = run_title(&master, "dup", &embedded, &settings);

@@ -112,6 +112,8 @@ pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageErr
                 tracing::error!(title = %m.title(), job = ?m.job, error = %why, "failed");
                 // If even the status cannot be written (a full disk), the message stays
                 // in flight and comes back; the caller sees the error.
+                // A place job runs after publishing: its failure is placement's, not
+                // the title's (status::set keeps a published title published).
                 status::set(ctx.store.as_ref(), m.title(), State::Failed, Some(why))?;
                 ctx.queue.delete(q, &msg.receipt)?;
                 if e.is_disk_full() {

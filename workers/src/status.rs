@@ -55,7 +55,8 @@ pub fn write(store: &dyn ObjectStore, s: &TitleStatus) -> Result<(), crate::stor
     )
 }
 
-/// Move a title to `state` (a failed or published title keeps its state).
+/// Move a title to `state`. A published title keeps its state (what is published
+/// stays published, whatever fails after); a failed one changes only by `retry`.
 pub fn set(
     store: &dyn ObjectStore,
     t: &TitleId,
@@ -69,7 +70,7 @@ pub fn set(
         chunks: 0,
         renditions: Vec::new(),
     });
-    if matches!(s.state, State::Failed | State::Published) && state != State::Failed {
+    if s.state == State::Published || (s.state == State::Failed && state != State::Failed) {
         return Ok(());
     }
     s.state = state;

@@ -46,15 +46,17 @@ pub enum StoreError {
 
 impl StoreError {
     /// Whether the same call may succeed later: timeouts, resets, throttling (429,
-    /// 503 SlowDown) and other 5xx answers; not a missing key, a refused permission or
-    /// another 4xx answer.
+    /// 503 SlowDown), conflicting conditional writes (409) and other 5xx answers; not a
+    /// missing key, a refused permission or another 4xx answer.
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::NotFound { .. } => false,
             StoreError::Io { source, .. } => crate::error::io_is_transient(source),
             StoreError::Remote { status, .. } => match status {
                 None => true,
-                Some(s) => *s >= 500 || *s == 429 || *s == 408,
+                // 409: a conditional write raced another one (S3's
+                // ConditionalRequestConflict); trying again settles it.
+                Some(s) => *s >= 500 || *s == 429 || *s == 408 || *s == 409,
             },
         }
     }
@@ -193,7 +195,9 @@ impl ObjectStore for LocalStore {
     fn put_file(&self, key: &str, src: &Path) -> Result<(), StoreError> {
         let path = self.path(key);
         let tmp = self.temp_for(&path).map_err(io("put", key))?;
-        std::fs::copy(src, tmp.path()).map_err(io("put", key))?;
+        // Copy the bytes only: fs::copy would also give the object the source's mode.
+        let mut from = std::fs::File::open(src).map_err(io("put", key))?;
+        std::io::copy(&mut from, &mut tmp.as_file()).map_err(io("put", key))?;
         tmp.persist(&path).map_err(|e| io("put", key)(e.error))?;
         Ok(())
     }

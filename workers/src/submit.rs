@@ -140,7 +140,7 @@ pub fn request_for(
 
 /// Upload the master, write the request and status, queue the ingest. A title that
 /// exists with the same request is left as it is; with another, refused; a failed one
-/// is refused with its error (see [`retry`]). Only a missing request counts as a new
+/// is refused with its error (see [`crate::retry::retry`]). Only a missing request counts as a new
 /// title: any other error reading it (a timeout, a refused permission) is returned, so
 /// that a transient fault never re-uploads a master or resets a status.
 pub fn enqueue(

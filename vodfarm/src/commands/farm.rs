@@ -74,10 +74,15 @@ pub fn worker(
     // Priority order whatever the order given: finish titles before starting new ones.
     queues.sort_by_key(|q| runner::QUEUES.iter().position(|x| x == q));
     queues.dedup();
-    // Recovering in-flight messages and cleaning staging files of an embedded store
-    // is only safe with the store to ourselves.
+    // One process at a time drives an embedded store: holding its lock, we may clean
+    // the staging files that killed processes left (their messages come back at their
+    // visibility deadline by themselves).
     let _lock = match b.config.embedded_dir() {
-        Some(dir) => Some(workers::lock::lock_store(dir)?),
+        Some(dir) => {
+            let lock = workers::lock::lock_store(dir)?;
+            workers::store::LocalStore::open(dir)?.clean_staging()?;
+            Some(lock)
+        }
         None => None,
     };
     crate::signals::install();
