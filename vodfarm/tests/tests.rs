@@ -6,6 +6,7 @@
 mod support;
 
 mod bad_input;
+mod chaos;
 mod crash;
 mod deploy;
 mod e2e;
