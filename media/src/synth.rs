@@ -127,7 +127,11 @@ pub fn render_synthetic(spec: &SynthSpec, path: &Path) -> Result<(), MediaError>
             opts.set("preset", "veryfast");
             opts.set("crf", "16");
             opts.set("threads", "1");
-            opts.set("x264-params", "scenecut=0");
+            // The CPU cap too: a sample or fixture master is the same file every time.
+            opts.set(
+                "x264-params",
+                &format!("scenecut=0{}", crate::video::x264_cpu()),
+            );
         } else if spec.video_codec != "rawvideo" {
             enc.set_bit_rate(12_000_000);
             enc.set_max_b_frames(2);

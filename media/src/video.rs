@@ -197,6 +197,51 @@ fn set_opt(ctx: &mut codec::context::Context, key: &str, value: &str) -> Result<
     Ok(())
 }
 
+/// Extra x264-params that keep libx264's output a function of its input alone.
+///
+/// libx264's AVX-512 macroblock-tree code (x264 0.164.3095, Debian 12's) reads memory it
+/// never wrote when the picture is not a multiple of 8 macroblocks (128 pixels) wide, such
+/// as the 854x480 and 960x540 rungs (426, 832, 864 wide too; 640, 896, 1280 are not
+/// affected): its output then depends on what the process's heap held before. A chunk
+/// re-encoded by a worker that has run other jobs (the redelivery after a kill, a duplicate
+/// message) came out different from the first encode, and the farm different from `vodfarm
+/// run`. The AVX2 code has no such read (MALLOC_PERTURB_ changes nothing with it). So on
+/// x86-64 hosts with AVX-512, x264 gets its own detected CPU flags less AVX-512 (`asm=`,
+/// from the loaded libx264), which also makes those hosts encode like AVX2 ones. If that
+/// detection cannot be found, the macroblock tree is turned off instead: other bytes, but
+/// the same every time.
+pub(crate) fn x264_cpu() -> &'static str {
+    static PARAMS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PARAMS.get_or_init(|| {
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            /// X264_CPU_AVX512 in x264.h.
+            const X264_CPU_AVX512: u32 = 1 << 16;
+            extern "C" {
+                fn dlsym(
+                    handle: *mut std::ffi::c_void,
+                    symbol: *const std::ffi::c_char,
+                ) -> *mut std::ffi::c_void;
+            }
+            // SAFETY: RTLD_DEFAULT (null on Linux) searches the libraries loaded with the
+            // program, libavcodec's libx264 among them; `x264_cpu_detect` is exported by
+            // libx264 as `uint32_t x264_cpu_detect(void)` and only reads CPUID.
+            let detect = unsafe { dlsym(std::ptr::null_mut(), c"x264_cpu_detect".as_ptr()) };
+            return if detect.is_null() {
+                tracing::warn!("x264_cpu_detect not found: encoding without mbtree");
+                ":mbtree=0".to_string()
+            } else {
+                // SAFETY: the symbol's C signature, above.
+                let detect = unsafe {
+                    std::mem::transmute::<*mut std::ffi::c_void, extern "C" fn() -> u32>(detect)
+                };
+                format!(":asm={}", detect() & !X264_CPU_AVX512)
+            };
+        }
+        String::new()
+    })
+}
+
 pub(crate) fn encode_rung(
     rx: mpsc::Receiver<(u64, Arc<frame::Video>)>,
     grid: ChunkGrid,
@@ -241,7 +286,12 @@ pub(crate) fn encode_rung(
     set_opt(&mut ctx, "threads", &rung.threads.to_string())?;
     set_opt(&mut ctx, "forced-idr", "1")?;
     // Closed GOPs; x264 prints its settings into an SEI, which we keep out of the stream.
-    set_opt(&mut ctx, "x264-params", "open-gop=0:no-info=1")?;
+    // Plus the CPU cap that keeps the output independent of the heap (see `x264_cpu`).
+    set_opt(
+        &mut ctx,
+        "x264-params",
+        &format!("open-gop=0:no-info=1{}", x264_cpu()),
+    )?;
     if let Some(crf) = rung.crf {
         set_opt(&mut ctx, "crf", &format!("{crf}"))?;
     }

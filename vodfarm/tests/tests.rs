@@ -9,6 +9,7 @@ mod bad_input;
 mod chaos;
 mod crash;
 mod deploy;
+mod determinism;
 mod e2e;
 mod farm;
 mod oca;

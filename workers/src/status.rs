@@ -70,7 +70,9 @@ pub fn set(
         chunks: 0,
         renditions: Vec::new(),
     });
-    if s.state == State::Published || (s.state == State::Failed && state != State::Failed) {
+    if (s.state == State::Published && state != State::Published)
+        || (s.state == State::Failed && state != State::Failed)
+    {
         return Ok(());
     }
     s.state = state;

@@ -170,6 +170,16 @@ pub fn enqueue(
                     s.error.unwrap_or_default()
                 )));
             }
+            // A submit that stopped between the request and the ingest message (a
+            // crash, a network fault) is finished by submitting again: while the title
+            // is still Submitted, send the ingest again (a duplicate is harmless:
+            // ingest is idempotent).
+            if status::read(store, title).is_none_or(|s| s.state == State::Submitted) {
+                let m = Message::new(Job::Ingest {
+                    title: title.clone(),
+                });
+                queue.send(m.queue(), &m.encode())?;
+            }
             Ok(Submitted::Exists)
         }
         Err(StoreError::NotFound { .. }) => {

@@ -14,6 +14,9 @@ use crate::{keys, StageError, TitleId};
 pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
     if ctx.store.exists(&keys::origin(t, "master.m3u8"))? {
         tracing::debug!(title = %t, "already published");
+        // A completing part that raced the publish may have written Packaging over
+        // Published (it sends this job after writing its status): put it right.
+        status::set(ctx.store.as_ref(), t, State::Published, None)?;
         // A crash between publishing and sending the place job must not lose it.
         ctx.send(Job::Place { title: t.clone() })?;
         return Ok(());
