@@ -329,4 +329,31 @@ mod tests {
         assert!(text.contains("line 2, column 22"), "{text}");
         assert!(text.contains("invalid type"), "{text}");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever a config file holds, parsing gives a config or a one-line error,
+        /// never a panic; an accepted one keeps its visibility within bounds.
+        #[test]
+        fn any_text_is_a_config_or_an_error(text in "(?s).{0,300}") {
+            match Config::parse(&text) {
+                Ok(c) => proptest::prop_assert!((3..=43200).contains(&c.worker.visibility_seconds)),
+                Err(e) => proptest::prop_assert!(!e.to_string().contains('\n')),
+            }
+        }
+
+        /// The template's worker config with one line's value replaced.
+        #[test]
+        fn mutated_configs_are_configs_or_errors(line in 0usize..12, value in r#"[-a-z0-9".={}\[\] ]{0,12}"#) {
+            let good = "[store]\nbackend = \"s3\"\nbucket = \"b\"\nendpoint = \"http://127.0.0.1:9\"\n[store.buckets]\norigin = \"o\"\n[queue]\nbackend = \"sqs\"\nprefix = \"p-\"\n[worker]\nvisibility_seconds = 60\nwait_seconds = 2\n";
+            let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+            let i = line % lines.len();
+            lines[i] = match lines[i].split_once(" = ") {
+                Some((k, _)) => format!("{k} = {value}"),
+                None => value.clone(),
+            };
+            let _ = Config::parse(&lines.join("\n"));
+        }
+    }
 }

@@ -138,4 +138,39 @@ mod tests {
         assert!(Message::decode("not json").is_err());
         assert!(Message::decode(r#"{"v":1,"stage":"ingest","title":"../etc"}"#).is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Whatever a queue hands over, decoding gives a message or an error, never a
+        /// panic; a message that decodes has a valid title and encodes back to itself.
+        #[test]
+        fn any_body_is_a_message_or_an_error(body in ".{0,200}") {
+            if let Ok(m) = Message::decode(&body) {
+                proptest::prop_assert_eq!(Message::decode(&m.encode()).unwrap(), m);
+            }
+        }
+
+        /// Valid messages with one character changed, dropped or repeated.
+        #[test]
+        fn mutated_messages_are_messages_or_errors(
+            chunk in 0u32..1000,
+            at in 0usize..80,
+            with in proptest::char::any(),
+            how in 0u8..3,
+        ) {
+            let m = Message::new(Job::Encode { title: TitleId::parse("t1").unwrap(), chunk });
+            let mut chars: Vec<char> = m.encode().chars().collect();
+            let i = at % chars.len();
+            match how {
+                0 => chars[i] = with,
+                1 => { chars.remove(i); }
+                _ => chars.insert(i, chars[i]),
+            }
+            let body: String = chars.into_iter().collect();
+            if let Ok(m) = Message::decode(&body) {
+                proptest::prop_assert!(TitleId::parse(m.title().as_str()).is_ok());
+            }
+        }
+    }
 }
