@@ -26,7 +26,7 @@ use vodfarm::config::{Backends, Config};
 use workers::status::State;
 use workers::{keys, TitleId};
 
-use crate::farm::{events, start_worker, vodfarm_cmd, Worker};
+use crate::farm::{events, moto_farm, sample_720p, start_worker, vodfarm_cmd, Worker};
 use crate::servers;
 use crate::support::*;
 
@@ -749,27 +749,13 @@ fn workers_killed_every_few_seconds_still_publish_exactly_once() {
     const KILLS: usize = 8;
     let started = Instant::now();
     let mut rng = Rng(seed("kill loop"));
-    let server = servers::moto();
-    let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("farm.toml");
     // Short visibility: a killed worker's message is back within 6 s.
-    std::fs::write(&config, servers::moto_config(&server.url, "kill-", 6)).unwrap();
-    ok(vodfarm_cmd(&config).arg("init").output().unwrap());
+    let (_server, tmp, config) = moto_farm("kill-", 6);
 
     // A 720p sample with audio (three rungs, three chunks; under 8 MiB, since moto 5.2's
     // CompleteMultipartUpload answer is refused by the SDK) and the smallest fixture
     // with audio.
-    let big = tmp.path().join("big.mp4");
-    ok(vodfarm(&[
-        "sample",
-        big.to_str().unwrap(),
-        "--seconds",
-        "12",
-        "--width",
-        "1280",
-        "--height",
-        "720",
-    ]));
+    let big = sample_720p(tmp.path());
     let mut workers: Vec<Worker> = (0..3)
         .map(|n| start_worker(&config, tmp.path(), n))
         .collect();

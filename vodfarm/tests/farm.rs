@@ -75,18 +75,27 @@ pub(crate) fn events(log: &Path) -> Vec<(String, String, Option<u64>)> {
         .collect()
 }
 
-#[test]
-fn three_workers_on_moto_survive_sigkill_and_sigterm_exactly_once() {
+/// moto on 127.0.0.1, a farm config for it (queue visibility `visibility` s, names
+/// prefixed `prefix`) in a fresh folder, and `vodfarm init` run on it.
+pub(crate) fn moto_farm(
+    prefix: &str,
+    visibility: u64,
+) -> (servers::Server, tempfile::TempDir, PathBuf) {
     let server = servers::moto();
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("farm.toml");
-    // A short visibility: a killed worker's message is back in 5 s.
-    std::fs::write(&config, servers::moto_config(&server.url, "chaos-", 5)).unwrap();
+    std::fs::write(
+        &config,
+        servers::moto_config(&server.url, prefix, visibility),
+    )
+    .unwrap();
     ok(vodfarm_cmd(&config).arg("init").output().unwrap());
+    (server, tmp, config)
+}
 
-    // Two masters: a 720p sample (encodes long enough to be caught in the middle) and
-    // the 24 fps fixture.
-    let big = tmp.path().join("big.mp4");
+/// A 12 s 1280x720 sample master with audio in `dir` (under 8 MiB).
+pub(crate) fn sample_720p(dir: &Path) -> PathBuf {
+    let big = dir.join("big.mp4");
     ok(vodfarm(&[
         "sample",
         big.to_str().unwrap(),
@@ -97,6 +106,17 @@ fn three_workers_on_moto_survive_sigkill_and_sigterm_exactly_once() {
         "--height",
         "720",
     ]));
+    big
+}
+
+#[test]
+fn three_workers_on_moto_survive_sigkill_and_sigterm_exactly_once() {
+    // A short visibility: a killed worker's message is back in 5 s.
+    let (_server, tmp, config) = moto_farm("chaos-", 5);
+
+    // Two masters: a 720p sample (encodes long enough to be caught in the middle) and
+    // the 24 fps fixture.
+    let big = sample_720p(tmp.path());
     let (_, small) = fixture("h264-24fps-aac");
     let titles = [("alpha", big.clone()), ("beta", small.clone())];
     let settings = ["--ladder", "benchmark", "--chunk-segments", "1"];

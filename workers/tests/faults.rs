@@ -40,14 +40,26 @@ fn settings() -> TitleSettings {
     }
 }
 
-/// An embedded store on a disk with `budget` bytes left for new objects: writes past
-/// it fail with ENOSPC, as a full file system answers.
-struct SmallDisk {
+/// An embedded store with faults: a disk with `budget` bytes left for new objects
+/// (writes past it fail with ENOSPC, as a full file system answers), and a bug that
+/// panics on the next read of `panic_on` while `armed`.
+struct Faulty {
     inner: LocalStore,
     budget: AtomicI64,
+    panic_on: String,
+    armed: AtomicBool,
 }
 
-impl SmallDisk {
+impl Faulty {
+    fn new(root: &Path) -> Self {
+        Faulty {
+            inner: LocalStore::open(root).unwrap(),
+            budget: AtomicI64::new(i64::MAX / 2),
+            panic_on: String::new(),
+            armed: AtomicBool::new(false),
+        }
+    }
+
     fn spend(&self, key: &str, n: u64) -> Result<(), StoreError> {
         if self.budget.fetch_sub(n as i64, Ordering::SeqCst) < n as i64 {
             self.budget.fetch_add(n as i64, Ordering::SeqCst);
@@ -61,7 +73,7 @@ impl SmallDisk {
     }
 }
 
-impl ObjectStore for SmallDisk {
+impl ObjectStore for Faulty {
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.spend(key, bytes.len() as u64)?;
         self.inner.put(key, bytes)
@@ -71,6 +83,9 @@ impl ObjectStore for SmallDisk {
         self.inner.put_file(key, path)
     }
     fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        if key == self.panic_on && self.armed.swap(false, Ordering::SeqCst) {
+            panic!("injected panic reading {key}");
+        }
         self.inner.get(key)
     }
     fn get_to_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
@@ -192,10 +207,8 @@ fn a_full_disk_fails_clearly_publishes_nothing_and_retry_finishes_the_title() {
 
     // The same title on a disk with room for the master and about half the rest.
     let dir = tempfile::tempdir().unwrap();
-    let disk = Arc::new(SmallDisk {
-        inner: LocalStore::open(&dir.path().join("store")).unwrap(),
-        budget: AtomicI64::new(stored as i64 * 3 / 5),
-    });
+    let disk = Arc::new(Faulty::new(&dir.path().join("store")));
+    disk.budget.store(stored as i64 * 3 / 5, Ordering::SeqCst);
     let c = ctx(disk.clone(), dir.path());
     submit(c.store.as_ref(), c.queue.as_ref(), &t);
     let why = match drive(c.clone(), &t) {
@@ -224,46 +237,6 @@ fn a_full_disk_fails_clearly_publishes_nothing_and_retry_finishes_the_title() {
     let records = disk.list(&keys::publish_prefix(&t)).unwrap();
     assert_eq!(records.len(), 1, "published more than once: {records:?}");
     assert!(temp_files(&dir.path().join("store/origin")).is_empty());
-}
-
-/// A store whose first read of `key` panics (a bug inside a stage).
-struct PanicOnce {
-    inner: LocalStore,
-    key: String,
-    armed: AtomicBool,
-}
-
-impl ObjectStore for PanicOnce {
-    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.put(key, bytes)
-    }
-    fn put_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
-        self.inner.put_file(key, path)
-    }
-    fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        if key == self.key && self.armed.swap(false, Ordering::SeqCst) {
-            panic!("injected panic reading {key}");
-        }
-        self.inner.get(key)
-    }
-    fn get_to_file(&self, key: &str, path: &Path) -> Result<(), StoreError> {
-        self.inner.get_to_file(key, path)
-    }
-    fn read_from(&self, key: &str, offset: u64) -> Result<Box<dyn Read + Send>, StoreError> {
-        self.inner.read_from(key, offset)
-    }
-    fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        self.inner.exists(key)
-    }
-    fn create_if_absent(&self, key: &str, bytes: &[u8]) -> Result<bool, StoreError> {
-        self.inner.create_if_absent(key, bytes)
-    }
-    fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.list(prefix)
-    }
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key)
-    }
 }
 
 /// A queue whose receives panic `n` times (a bug outside any stage).
@@ -305,10 +278,9 @@ impl Queue for PanickyQueue {
 fn panics_fail_the_job_not_the_pool_and_retry_recovers() {
     let t = TitleId::parse("panics").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(PanicOnce {
-        inner: LocalStore::open(&dir.path().join("store")).unwrap(),
-        key: keys::request(&t),
-        armed: AtomicBool::new(false),
+    let store = Arc::new(Faulty {
+        panic_on: keys::request(&t),
+        ..Faulty::new(&dir.path().join("store"))
     });
     // Both slots' receives panic a few times first: the pool must go on.
     let queue = Arc::new(PanickyQueue {
