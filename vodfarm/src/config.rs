@@ -130,6 +130,9 @@ pub enum ConfigError {
     Read { path: String, detail: String },
     #[error("config: {0}")]
     Invalid(String),
+    /// A command that only reads a store was pointed at an embedded one that is not there.
+    #[error("no store at {} (vodfarm run or vodfarm submit makes one; --store names another)", dir.display())]
+    NoStore { dir: PathBuf },
 }
 
 /// The opened backends.
@@ -203,15 +206,12 @@ impl Config {
         }
     }
 
-    /// The store of commands that only read one (status, oca fill, steer): an embedded
+    /// The store of commands that only read one (status, oca fill, steer, retry): an embedded
     /// store that does not exist is an error, not a new empty store.
     pub fn open_existing_store(&self) -> Result<Arc<dyn ObjectStore>, ConfigError> {
         if let StoreConfig::Embedded { dir } = &self.store {
             if !dir.is_dir() {
-                return Err(ConfigError::Invalid(format!(
-                    "no store at {} (vodfarm run or vodfarm submit makes one; --store names another)",
-                    dir.display()
-                )));
+                return Err(ConfigError::NoStore { dir: dir.clone() });
             }
         }
         self.open_store()

@@ -15,8 +15,10 @@ fn main() {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("VODFARM_LOG")
         .unwrap_or_else(|_| "warn".into());
+    // Colour only for a person at a terminal, never into a file or a pipe.
     let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if cli.log_json {
         log.json().init();
@@ -56,7 +58,11 @@ fn dispatch(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Run(args) => run::run(args),
         Cmd::Submit(args) => farm::submit(open(&args.store)?, args),
-        Cmd::Retry { title, store } => farm::retry(open(&store)?, &title),
+        Cmd::Retry { title, store } => {
+            // A mistyped --store must not leave an empty store behind.
+            existing(&store)?;
+            farm::retry(open(&store)?, &title)
+        }
         Cmd::Worker {
             stages,
             concurrency,

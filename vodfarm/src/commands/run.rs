@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use workers::pool::Pool;
 use workers::progress;
@@ -34,6 +34,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     let _lock = workers::lock::lock_store(&store_dir)?;
     let store = Arc::new(LocalStore::open(&store_dir)?);
     store.clean_staging()?;
+    // Scratch folders of killed runs: nobody else can be using them while we hold the
+    // lock.
+    let scratch = store_dir.join("scratch");
+    if scratch.is_dir() {
+        std::fs::remove_dir_all(&scratch)
+            .with_context(|| format!("cleaning {}", scratch.display()))?;
+    }
     let queue = Arc::new(LocalQueue::open(
         &store_dir.join("queues"),
         runner::MAX_RECEIVES,
@@ -133,7 +140,10 @@ fn watch(store: &dyn ObjectStore, queue: &dyn Queue, title: &TitleId, pool: &Poo
             if e.disk_full {
                 return fail(
                     &mp,
-                    format!("{}; free space, then run again with --retry", e.message),
+                    format!(
+                        "disk full: {}; free space, then run again with --retry",
+                        e.message
+                    ),
                 );
             }
         }
