@@ -285,12 +285,13 @@ pub(crate) fn encode_rung(
     set_opt(&mut ctx, "profile", &rung.profile)?;
     set_opt(&mut ctx, "threads", &rung.threads.to_string())?;
     set_opt(&mut ctx, "forced-idr", "1")?;
-    // Closed GOPs; x264 prints its settings into an SEI, which we keep out of the stream.
+    // Closed GOPs. (x264 writes its settings into an SEI in each chunk's first frame;
+    // libx264 has no option to leave it out, and players ignore it.)
     // Plus the CPU cap that keeps the output independent of the heap (see `x264_cpu`).
     set_opt(
         &mut ctx,
         "x264-params",
-        &format!("open-gop=0:no-info=1{}", x264_cpu()),
+        &format!("open-gop=0{}", x264_cpu()),
     )?;
     if let Some(crf) = rung.crf {
         set_opt(&mut ctx, "crf", &format!("{crf}"))?;
