@@ -135,6 +135,21 @@ pub enum ConfigError {
     NoStore { dir: PathBuf },
 }
 
+impl ConfigError {
+    /// The same error, said of the file (or variable) it was read from: the file's
+    /// name takes the place of the "config:" prefix.
+    fn in_file(self, path: &str) -> ConfigError {
+        let detail = match self {
+            ConfigError::Invalid(d) => d,
+            other => other.to_string(),
+        };
+        ConfigError::Read {
+            path: path.into(),
+            detail,
+        }
+    }
+}
+
 /// The opened backends.
 pub struct Backends {
     pub store: Arc<dyn ObjectStore>,
@@ -172,10 +187,7 @@ impl Config {
     pub fn load(file: Option<&Path>, dir: &Path) -> Result<Self, ConfigError> {
         if file.is_none() && std::env::var_os("VODFARM_CONFIG").is_none() {
             if let Ok(text) = std::env::var("VODFARM_CONFIG_TOML") {
-                return Self::parse(&text).map_err(|e| ConfigError::Read {
-                    path: "VODFARM_CONFIG_TOML".into(),
-                    detail: e.to_string(),
-                });
+                return Self::parse(&text).map_err(|e| e.in_file("VODFARM_CONFIG_TOML"));
             }
         }
         let path = file
@@ -188,10 +200,7 @@ impl Config {
             path: path.display().to_string(),
             detail: e.to_string(),
         })?;
-        Self::parse(&text).map_err(|e| ConfigError::Read {
-            path: path.display().to_string(),
-            detail: e.to_string(),
-        })
+        Self::parse(&text).map_err(|e| e.in_file(&path.display().to_string()))
     }
 
     pub fn visibility(&self) -> Duration {

@@ -26,26 +26,10 @@ fn main() {
         log.init();
     }
     if let Err(e) = dispatch(cli) {
-        eprintln!("error: {}", one_line(&e));
+        // Each cause once (an error that already prints its source is not followed by it).
+        eprintln!("error: {}", workers::error::one_line(e.as_ref()));
         std::process::exit(1);
     }
-}
-
-/// The error and its causes on one line, each cause once (an error that already
-/// prints its source is not followed by it again).
-fn one_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for c in e.chain() {
-        let c = c.to_string();
-        if line.contains(&c) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&c);
-    }
-    line
 }
 
 fn dispatch(cli: Cli) -> Result<()> {

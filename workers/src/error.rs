@@ -103,6 +103,22 @@ impl FarmError {
     }
 }
 
+/// An error and its causes on one line, each said once: a cause whose text the line
+/// already holds (an error that prints its source) is not repeated.
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
+
 /// Transient unless retrying cannot change the answer: permissions, a missing file,
 /// invalid data. A full disk is transient (space may come back).
 pub fn io_is_transient(e: &std::io::Error) -> bool {

@@ -26,7 +26,7 @@ pub struct PoolError {
 }
 
 /// What the pool has seen, shared with its caller.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Report {
     /// Jobs taken (messages received and handled, whatever the outcome).
     pub jobs: u64,
@@ -73,13 +73,10 @@ impl Pool {
 
     /// A copy of what the pool has seen so far.
     pub fn report(&self) -> Report {
-        let r = self.report.lock().unwrap_or_else(|p| p.into_inner());
-        Report {
-            jobs: r.jobs,
-            errors_in_a_row: r.errors_in_a_row,
-            last_error: r.last_error.clone(),
-            panics: r.panics,
-        }
+        self.report
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Whether someone asked the pool to stop.

@@ -128,28 +128,14 @@ pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageErr
 
 /// What a failed title's status says: the error, its causes, and what to do.
 fn failure_text(e: &StageError, receives: u32) -> String {
-    let mut text = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(c) = src {
-        let c = c.to_string();
-        if !text.contains(&c) {
-            text.push_str(": ");
-            text.push_str(&c);
-        }
-        src = c_source(src);
-    }
+    let text = crate::error::one_line(e);
     if e.is_disk_full() {
-        text = format!("disk full: {text}; free space, then `vodfarm retry`");
+        format!("disk full: {text}; free space, then `vodfarm retry`")
     } else if e.is_transient() {
-        text = format!("gave up after {receives} attempts: {text}");
+        format!("gave up after {receives} attempts: {text}")
+    } else {
+        text
     }
-    text
-}
-
-fn c_source<'a>(
-    e: Option<&'a (dyn std::error::Error + 'static)>,
-) -> Option<&'a (dyn std::error::Error + 'static)> {
-    e.and_then(|e| e.source())
 }
 
 /// The text a panic was raised with.
