@@ -1,9 +1,10 @@
 //! The appliance crate's integration tests, in one binary: `oca serve` on a real
 //! socket on 127.0.0.1.
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
+
+use workers::testkit::http::http_get;
 
 /// Serve `cache` on a free port in a background thread; the bound address.
 fn serve(cache: &Path) -> SocketAddr {
@@ -17,23 +18,10 @@ fn serve(cache: &Path) -> SocketAddr {
         .expect("oca serve did not start on 127.0.0.1")
 }
 
-/// A GET over a plain TCP connection: (status, body).
+/// A GET of `path` from the server at `addr`: (status, body).
 fn get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
-    let mut c = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        c,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    c.read_to_end(&mut raw).unwrap();
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, raw[split + 4..].to_vec())
+    let (status, _, body) = http_get(&format!("http://{addr}{path}"), None);
+    (status, body)
 }
 
 #[test]

@@ -3,4 +3,5 @@
 //! servers started on 127.0.0.1.
 
 pub mod conformance;
+pub mod http;
 pub mod servers;
