@@ -52,6 +52,11 @@ pub struct EncodedVideo {
     pub avcc: Vec<u8>,
     pub width: u32,
     pub height: u32,
+    /// How many frames the encoder may hold back before presenting (its B-frame
+    /// reorder depth, libx264's `has_b_frames`): no frame is presented more than this
+    /// many frames before its decode position, so the packager can delay presentation
+    /// by this much and keep every composition offset non-negative.
+    pub reorder_frames: u32,
     /// Packets in decode order.
     pub packets: Vec<EncodedPacket>,
 }
@@ -311,6 +316,10 @@ pub(crate) fn encode_rung(
     };
     let avcc = crate::annexb::avcc_from_extradata(&extradata)
         .ok_or_else(|| enc_err("global header holds no SPS/PPS".into()))?;
+    // SAFETY: a plain field of the open encoder; libx264 sets it from its B-frame
+    // settings (2 with a B-pyramid, 1 without, 0 with no B-frames).
+    let reorder_frames = u32::try_from(unsafe { (*encoder.as_ptr()).has_b_frames })
+        .map_err(|_| enc_err("negative B-frame reorder depth".into()))?;
 
     let mut scaler = ToSize::new(rung.width, rung.height);
     let mut scaled = frame::Video::new(Pixel::YUV420P, rung.width, rung.height);
@@ -353,6 +362,7 @@ pub(crate) fn encode_rung(
         avcc,
         width: rung.width,
         height: rung.height,
+        reorder_frames,
         packets,
     })
 }

@@ -9,8 +9,15 @@ pub enum PackagerError {
         expected_pts: i64,
         found_pts: Option<i64>,
     },
-    #[error("chunk {index} of '{track}' has a different codec configuration from chunk 0")]
+    #[error("chunk {index} of '{track}' has a different codec configuration, time scale or reorder delay from chunk 0")]
     ConfigMismatch { track: String, index: u32 },
+    #[error("'{track}': sample {sample} has composition offset {cts_offset}, which the reorder delay {reorder_delay} does not make a non-negative 32-bit offset (the encoder reordered further than it declared)")]
+    CompositionOutOfRange {
+        track: String,
+        sample: usize,
+        cts_offset: i32,
+        reorder_delay: u32,
+    },
     #[error("'{track}': sample times are not increasing at sample {sample}")]
     NonMonotonic { track: String, sample: usize },
 }

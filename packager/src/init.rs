@@ -5,8 +5,10 @@ use crate::Codec;
 
 pub(crate) const TRACK_ID: u32 = 1;
 
-/// The init segment (`init.mp4`) of a single-track rendition.
-pub fn init_segment(codec: &Codec, timescale: u32) -> Vec<u8> {
+/// The init segment (`init.mp4`) of a single-track rendition. `reorder_delay` (ticks,
+/// `TrackChunk::reorder_delay`) is the delay the media segments' composition offsets
+/// carry; an edit list takes it back so that the first frame is presented at 0.
+pub fn init_segment(codec: &Codec, timescale: u32, reorder_delay: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut w = BoxWriter::new(&mut out);
     w.plain(b"ftyp", |w| {
@@ -53,6 +55,9 @@ pub fn init_segment(codec: &Codec, timescale: u32) -> Vec<u8> {
                 w.u32(width << 16);
                 w.u32(height << 16);
             });
+            if reorder_delay > 0 {
+                edit_list(w, reorder_delay);
+            }
             w.plain(b"mdia", |w| {
                 w.full(b"mdhd", 0, 0, |w| {
                     w.u32(0);
@@ -116,6 +121,29 @@ pub fn init_segment(codec: &Codec, timescale: u32) -> Vec<u8> {
         });
     });
     out
+}
+
+/// One edit that starts the presentation `reorder_delay` ticks into the media (ISO/IEC
+/// 14496-12 8.6.6; CMAF's case of a video track with positive composition offsets).
+/// Its duration is 0 like the other durations of a fragmented movie's header: unknown
+/// here, the edit runs to the end of the media. Chromium's MSE and FFmpeg both apply
+/// the media time; hls.js, dash.js and Shaka time segments by their tfdt, which the
+/// edit does not move.
+fn edit_list(w: &mut BoxWriter, reorder_delay: u32) {
+    w.plain(b"edts", |w| match i32::try_from(reorder_delay) {
+        Ok(media_time) => w.full(b"elst", 0, 0, |w| {
+            w.u32(1);
+            w.u32(0); // segment duration
+            w.i32(media_time);
+            w.u32(0x0001_0000); // media rate 1.0
+        }),
+        Err(_) => w.full(b"elst", 1, 0, |w| {
+            w.u32(1);
+            w.u64(0);
+            w.u64(reorder_delay as u64);
+            w.u32(0x0001_0000);
+        }),
+    });
 }
 
 fn sample_entry(w: &mut BoxWriter, codec: &Codec) {

@@ -32,6 +32,7 @@ pub struct IFrame {
     pub offset: u64,
     /// From the `moof` through the end of the keyframe's data.
     pub length: u64,
+    /// Presentation time (after the edit list).
     pub pts: u64,
 }
 
@@ -39,7 +40,8 @@ pub struct IFrame {
 pub struct Segment {
     /// Segment number (0-based).
     pub number: u64,
-    /// Decode time of the first sample (the tfdt).
+    /// Decode time of the first sample (the tfdt), which is also when its keyframe is
+    /// presented once the edit list has taken the reorder delay back.
     pub start: u64,
     /// Sum of sample durations, in the track's time scale.
     pub duration: u64,
@@ -66,6 +68,14 @@ pub fn cut_segments(
             return Err(PackagerError::NonMonotonic {
                 track: chunk.track.clone(),
                 sample: i,
+            });
+        }
+        if composition_offset(chunk, i).is_none() {
+            return Err(PackagerError::CompositionOutOfRange {
+                track: chunk.track.clone(),
+                sample: i,
+                cts_offset: s.cts_offset,
+                reorder_delay: chunk.reorder_delay,
             });
         }
         let starts_segment = if is_video {
@@ -143,6 +153,12 @@ pub fn cut_segments(
     Ok(out)
 }
 
+/// Sample `i`'s composition offset as written: delayed by the chunk's reorder delay,
+/// `None` if that is not a non-negative 32-bit value.
+fn composition_offset(chunk: &TrackChunk, i: usize) -> Option<u32> {
+    u32::try_from(chunk.samples[i].cts_offset as i64 + chunk.reorder_delay as i64).ok()
+}
+
 fn write_fragment(
     out: &mut Vec<u8>,
     chunk: &TrackChunk,
@@ -160,10 +176,12 @@ fn write_fragment(
                 // default-base-is-moof
                 w.full(b"tfhd", 0, 0x02_0000, |w| w.u32(TRACK_ID));
                 w.full(b"tfdt", 1, 0, |w| w.u64(chunk.samples[idx[0]].dts));
-                // data offset, duration, size, flags, composition offset (signed: v1)
+                // data offset, duration, size, flags, composition offset; the offsets
+                // are delayed to be non-negative (version 0), the edit list in the init
+                // segment takes the delay back.
                 w.full(
                     b"trun",
-                    1,
+                    0,
                     0x0001 | 0x0100 | 0x0200 | 0x0400 | 0x0800,
                     |w| {
                         w.u32(idx.len() as u32);
@@ -175,7 +193,7 @@ fn write_fragment(
                             w.u32(s.size);
                             // sync: depends on nothing; else: depends on others, non-sync.
                             w.u32(if s.sync { 0x0200_0000 } else { 0x0101_0000 });
-                            w.i32(s.cts_offset);
+                            w.u32(composition_offset(chunk, i).expect("checked by cut_segments"));
                         }
                     },
                 );

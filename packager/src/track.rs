@@ -55,6 +55,16 @@ pub struct TrackChunk {
     pub track: String,
     pub codec: Codec,
     pub timescale: u32,
+    /// Ticks by which presentation is delayed so that no composition offset is
+    /// negative: the encoder's reorder depth times the frame duration (0 for audio and
+    /// for video without B-frames). The packager adds it to every composition offset
+    /// (trun version 0) and the init segment's edit list takes it back, so that the
+    /// first frame is presented at 0 by every reader. FFmpeg's mov reader shifts a
+    /// fragmented track with negative offsets and no edit list late by the largest
+    /// negative offset instead (video 80 ms behind audio at 25 fps). Every chunk of a
+    /// rendition has the same value.
+    #[serde(default)]
+    pub reorder_delay: u32,
     pub samples: Vec<Sample>,
     #[serde(skip)]
     pub payload: Vec<u8>,

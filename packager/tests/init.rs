@@ -1,7 +1,7 @@
 //! Init segments read back with mp4-atom (strict): brands, the one track's headers,
 //! its sample entry and the fragment defaults.
 
-use mp4_atom::{Any, Codec as Entry, FourCC, Ftyp, Moov, StszSamples};
+use mp4_atom::{Any, Codec as Entry, ElstEntry, FixedPoint, FourCC, Ftyp, Moov, StszSamples};
 use packager::init_segment;
 
 use crate::support::*;
@@ -85,7 +85,7 @@ fn check_common(bytes: &[u8], ftyp: &Ftyp, moov: &Moov, timescale: u32) {
 
 #[test]
 fn video_init_segment() {
-    let bytes = init_segment(&avc(), VIDEO_TIMESCALE);
+    let bytes = init_segment(&avc(), VIDEO_TIMESCALE, 0);
     let (ftyp, moov) = read(&bytes);
     check_common(&bytes, &ftyp, &moov, VIDEO_TIMESCALE);
     let trak = &moov.trak[0];
@@ -153,7 +153,7 @@ fn video_init_segment() {
 
 #[test]
 fn audio_init_segment() {
-    let bytes = init_segment(&aac(), 48_000);
+    let bytes = init_segment(&aac(), 48_000, 0);
     let (ftyp, moov) = read(&bytes);
     check_common(&bytes, &ftyp, &moov, 48_000);
     let trak = &moov.trak[0];
@@ -196,8 +196,53 @@ fn audio_init_segment() {
 
 #[test]
 fn init_segments_are_byte_identical_across_runs() {
-    assert_eq!(init_segment(&avc(), 30_000), init_segment(&avc(), 30_000));
-    assert_ne!(init_segment(&avc(), 30_000), init_segment(&avc(), 15_360));
+    assert_eq!(
+        init_segment(&avc(), 30_000, 1001),
+        init_segment(&avc(), 30_000, 1001)
+    );
+    assert_ne!(
+        init_segment(&avc(), 30_000, 1001),
+        init_segment(&avc(), 15_360, 1001)
+    );
+}
+
+/// The one edit of a track whose presentation is delayed by `reorder_delay`.
+fn edits(bytes: &[u8]) -> Option<Vec<ElstEntry>> {
+    let (ftyp, moov) = read(bytes);
+    check_common(bytes, &ftyp, &moov, VIDEO_TIMESCALE);
+    let edts = moov.trak[0].edts.clone()?;
+    Some(edts.elst.expect("edts holds an elst").entries)
+}
+
+#[test]
+fn a_reorder_delay_is_taken_back_by_an_edit_list() {
+    // No delay, no edit list: presentation starts at the first composition time.
+    assert_eq!(edits(&init_segment(&avc(), VIDEO_TIMESCALE, 0)), None);
+    // B-frames two frames deep at 30000/1001: one edit that starts presenting 2002
+    // ticks into the media, at normal rate, for the whole (fragmented) track.
+    for delay in [1, 2002, i32::MAX as u32, i32::MAX as u32 + 1, u32::MAX] {
+        let bytes = init_segment(&avc(), VIDEO_TIMESCALE, delay);
+        assert_eq!(
+            edits(&bytes),
+            Some(vec![ElstEntry {
+                segment_duration: 0,
+                media_time: Some(delay as u64),
+                media_rate: FixedPoint::new(1, 0),
+            }]),
+            "delay {delay}"
+        );
+        // In the order ISO/IEC 14496-12 gives: tkhd, edts, mdia; version 0 while the
+        // media time fits its signed 32 bits.
+        let trak = raw_find(&bytes, &[(b"moov", 0), (b"trak", 0)]);
+        let kinds: Vec<[u8; 4]> = raw_boxes(trak.body()).iter().map(|b| b.kind).collect();
+        assert_eq!(kinds, [*b"tkhd", *b"edts", *b"mdia"]);
+        let elst = raw_find(trak.body(), &[(b"edts", 0), (b"elst", 0)]);
+        assert_eq!(
+            elst.version(),
+            u8::from(delay > i32::MAX as u32),
+            "delay {delay}"
+        );
+    }
 }
 
 #[test]

@@ -55,7 +55,7 @@ fn apply(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
 
 /// Package whatever was read, as the packaging stage would, on a realistic grid.
 fn package(chunk: &TrackChunk) {
-    let _ = init_segment(&chunk.codec, chunk.timescale);
+    let _ = init_segment(&chunk.codec, chunk.timescale, chunk.reorder_delay);
     let cut = match chunk.codec {
         Codec::Avc { .. } => SegmentCut {
             num: 60 * 1001,
@@ -125,7 +125,7 @@ proptest! {
     /// Sample tables a damaged (but well-formed) file could hold: any decode times,
     /// composition offsets and sync flags. Cutting is an error or segments.
     #[test]
-    fn any_sample_table_is_packaged_or_refused(base in dts_base(), table in arb_samples(), video in any::<bool>()) {
+    fn any_sample_table_is_packaged_or_refused(base in dts_base(), table in arb_samples(), video in any::<bool>(), reorder_delay in prop_oneof![0u32..4000, any::<u32>()]) {
         let mut dts = base;
         let mut samples = Vec::new();
         let mut payload = Vec::new();
@@ -138,6 +138,7 @@ proptest! {
             track: "t".into(),
             codec: if video { avc() } else { aac() },
             timescale: 48_000,
+            reorder_delay,
             samples,
             payload,
         };

@@ -2,7 +2,9 @@
 //! walker, fragment by fragment, against the samples that went in.
 
 use mp4_atom::{Any, FourCC, Moof, Styp, TrunSamples};
-use packager::{cut_segments, PackagerError, Segment, SegmentCut, TrackChunk};
+use packager::{
+    cut_segments, init_segment, PackagerError, Sample, Segment, SegmentCut, TrackChunk,
+};
 use proptest::prelude::*;
 
 use crate::support::*;
@@ -124,7 +126,12 @@ fn check_segment(
             let s = &chunk.samples[i];
             assert_eq!(e.duration, Some(s.duration), "sample {i}");
             assert_eq!(e.size, Some(s.size), "sample {i}");
-            assert_eq!(e.cts, Some(s.cts_offset as i64), "sample {i}");
+            // Delayed to be non-negative; the init segment's edit list takes it back.
+            assert_eq!(
+                e.cts,
+                Some(s.cts_offset as i64 + chunk.reorder_delay as i64),
+                "sample {i}"
+            );
             let flags = e.flags.expect("per-sample flags");
             let depends_on = (flags >> 24) & 3;
             let non_sync = (flags >> 16) & 1;
@@ -140,10 +147,11 @@ fn check_segment(
             "mdat holds the fragment's samples in order"
         );
 
-        // Signed composition offsets need trun version 1.
+        // Non-negative composition offsets: trun version 0 (unsigned), which every
+        // reader takes at face value.
         let traf_raw = raw_find(raw.body(), &[(b"traf", 0)]);
         let trun_raw = raw_find(traf_raw.body(), &[(b"trun", 0)]);
-        assert_eq!(trun_raw.version(), 1);
+        assert_eq!(trun_raw.version(), 0);
         assert_eq!(trun_raw.flags(), 0x000f01);
 
         if video && s0.sync {
@@ -294,6 +302,31 @@ fn decode_times_must_increase() {
 }
 
 #[test]
+fn a_frame_reordered_beyond_the_delay_is_refused() {
+    // The chunk's B-frames are presented one frame early; a delay of less than a
+    // frame cannot make that non-negative.
+    let mut chunk = video_chunk(0, 60);
+    chunk.reorder_delay = FRAME - 1;
+    let e = cut_segments(&chunk, VIDEO_CUT, 1).unwrap_err();
+    assert_eq!(
+        e,
+        PackagerError::CompositionOutOfRange {
+            track: "v360".into(),
+            sample: 2,
+            cts_offset: -(FRAME as i32),
+            reorder_delay: FRAME - 1,
+        }
+    );
+    assert!(e.to_string().contains("-1001"), "{e}");
+    // Nor can any delay make an offset above u32::MAX.
+    chunk.reorder_delay = u32::MAX;
+    assert!(matches!(
+        cut_segments(&chunk, VIDEO_CUT, 1),
+        Err(PackagerError::CompositionOutOfRange { sample: 1, .. })
+    ));
+}
+
+#[test]
 fn an_empty_chunk_has_no_segments() {
     let mut chunk = audio_chunk(0, 0);
     assert!(cut_segments(&chunk, AUDIO_CUT, 1).unwrap().is_empty());
@@ -310,8 +343,100 @@ fn segments_are_byte_identical_across_runs() {
     );
 }
 
+/// A GOP of `n` frames in decode order with B-frames up to `depth` deep: the
+/// presentation index of each decoded frame. Each P-frame is followed by the B-frames
+/// that precede it in presentation, `runs[k] % (depth + 1)` of them, last first (as
+/// in a B-pyramid), so the last decoded is presented up to `depth` frames early.
+fn reordered_gop(n: usize, depth: usize, runs: &[usize]) -> Vec<usize> {
+    let mut order = vec![0];
+    let mut next = 1;
+    let mut k = 0;
+    while next < n {
+        let b = (runs[k % runs.len()] % (depth + 1)).min(n - next - 1);
+        k += 1;
+        order.push(next + b);
+        order.extend((next..next + b).rev());
+        next += b + 1;
+    }
+    order
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Whatever the B-frame structure, a reader that applies the init segment's edit
+    /// list (read by mp4-atom) to the trun's composition offsets and the tfdt presents
+    /// every frame at its own presentation time, the first IDR at 0; every offset is
+    /// non-negative (trun version 0).
+    #[test]
+    fn presentation_through_the_edit_list_is_exact(
+        depth in 0usize..4,
+        runs in prop::collection::vec(0usize..8, 1..12),
+        gops in 1u64..4,
+        duration in prop::sample::select(vec![1000u32, 1001, 512, 3600]),
+    ) {
+        const N: usize = 12;
+        let mut samples = Vec::new();
+        let mut data = Vec::new();
+        for g in 0..gops {
+            for (j, p) in reordered_gop(N, depth, &runs).into_iter().enumerate() {
+                let n = g * N as u64 + j as u64;
+                let dts = n * duration as u64;
+                let pts = (g * N as u64 + p as u64) * duration as u64;
+                data.extend(payload(n, 8, if j == 0 { 0x65 } else { 0x41 }));
+                samples.push(Sample {
+                    dts,
+                    cts_offset: (pts as i64 - dts as i64) as i32,
+                    duration,
+                    sync: j == 0,
+                    size: 8,
+                });
+            }
+        }
+        let chunk = TrackChunk {
+            track: "v".into(),
+            codec: avc(),
+            timescale: 25_000,
+            reorder_delay: depth as u32 * duration,
+            samples,
+            payload: data,
+        };
+        let cut = SegmentCut { num: N as u64 * duration as u64, den: 1 };
+        let init = init_segment(&chunk.codec, chunk.timescale, chunk.reorder_delay);
+        let Some((_, Any::Moov(moov))) = top_level(&init).into_iter().nth(1) else {
+            panic!("no moov");
+        };
+        let media_time = moov.trak[0]
+            .edts
+            .as_ref()
+            .and_then(|e| e.elst.as_ref())
+            .map(|e| e.entries[0].media_time.unwrap() as i64)
+            .unwrap_or(0);
+        let mut presented = Vec::new();
+        for seg in cut_segments(&chunk, cut, 1).unwrap() {
+            for (_, b) in top_level(&seg.bytes) {
+                let Any::Moof(moof) = b else { continue };
+                let traf = &moof.traf[0];
+                let mut dts = traf.tfdt.as_ref().unwrap().base_media_decode_time as i64;
+                let TrunSamples::Explicit(entries) = &traf.trun[0].samples else {
+                    panic!("per-sample entries");
+                };
+                for e in entries {
+                    let cts = e.cts.unwrap();
+                    prop_assert!(cts >= 0);
+                    presented.push(dts + cts - media_time);
+                    dts += e.duration.unwrap() as i64;
+                }
+            }
+            for moof in raw_boxes(&seg.bytes).iter().filter(|b| &b.kind == b"moof") {
+                let traf = raw_find(moof.body(), &[(b"traf", 0)]);
+                prop_assert_eq!(raw_find(traf.body(), &[(b"trun", 0)]).version(), 0);
+            }
+        }
+        let want: Vec<i64> = chunk.samples.iter().map(|s| s.pts()).collect();
+        prop_assert_eq!(presented.iter().min().copied(), Some(0));
+        prop_assert_eq!(presented, want);
+    }
 
     /// Every non-negative time lies in the segment whose span contains it.
     #[test]

@@ -181,7 +181,8 @@ pub fn payload(index: u64, size: u32, header: u8) -> Vec<u8> {
 }
 
 /// `frames` video frames from frame `first` (a multiple of `GOP`), with B-frames
-/// (negative composition offsets) and one IDR each `GOP` frames.
+/// (negative composition offsets, at most one frame: the reorder delay) and one IDR
+/// each `GOP` frames.
 pub fn video_chunk(first: u64, frames: u64) -> TrackChunk {
     assert_eq!(first % GOP, 0);
     let mut samples = Vec::new();
@@ -209,6 +210,7 @@ pub fn video_chunk(first: u64, frames: u64) -> TrackChunk {
         track: "v360".into(),
         codec: avc(),
         timescale: VIDEO_TIMESCALE,
+        reorder_delay: FRAME,
         samples,
         payload: data,
     }
@@ -233,6 +235,7 @@ pub fn audio_chunk(first: u64, frames: u64) -> TrackChunk {
         track: "aac".into(),
         codec: aac(),
         timescale: 48_000,
+        reorder_delay: 0,
         samples,
         payload: data,
     }

@@ -13,14 +13,19 @@ pub fn fixture_dir() -> PathBuf {
 
 /// Generate a fixture once per process (tests run in parallel threads).
 pub fn fixture(name: &str) -> (fixtures::Master, PathBuf) {
-    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
-    let _g = LOCK.get_or_init(|| Mutex::new(())).lock().unwrap();
     let m = fixtures::masters()
         .into_iter()
         .find(|m| m.name == name)
         .expect("known fixture");
-    let p = m.write(&fixture_dir()).expect("fixture renders");
+    let p = write_fixture(&m);
     (m, p)
+}
+
+/// Write any fixture master once, one writer at a time.
+pub fn write_fixture(m: &fixtures::Master) -> PathBuf {
+    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
+    let _g = LOCK.get_or_init(|| Mutex::new(())).lock().unwrap();
+    m.write(&fixture_dir()).expect("fixture renders")
 }
 
 pub fn vodfarm(args: &[&str]) -> Output {
@@ -167,6 +172,29 @@ pub fn fragments(segment: &[u8]) -> Vec<Fragment> {
         }
     }
     out
+}
+
+/// The media time of an init segment's one edit (`moov/trak/edts/elst`), 0 without
+/// one: the composition time that is presented at 0.
+pub fn edit_media_time(init: &[u8]) -> i64 {
+    let find = |b: &[u8], kind: &[u8; 4]| {
+        children(b)
+            .into_iter()
+            .find(|(t, _)| t == kind)
+            .map(|(_, b)| b.to_vec())
+    };
+    let trak = find(init, b"moov")
+        .and_then(|m| find(&m, b"trak"))
+        .expect("moov/trak");
+    let Some(elst) = find(&trak, b"edts").and_then(|e| find(&e, b"elst")) else {
+        return 0;
+    };
+    assert_eq!(be32(&elst, 4), 1, "one edit");
+    if elst[0] == 1 {
+        i64::from_be_bytes(elst[16..24].try_into().unwrap())
+    } else {
+        be32(&elst, 12) as i32 as i64
+    }
 }
 
 /// The command's stdout; its stderr in the panic message if it failed.

@@ -17,3 +17,4 @@ mod place;
 mod players;
 mod quality;
 mod servers;
+mod sync;

@@ -60,6 +60,8 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
                         sample_rate: a.sample_rate,
                     },
                     timescale: a.sample_rate,
+                    // AAC has no reordering; the priming packet is dropped instead.
+                    reorder_delay: 0,
                     samples: Vec::new(),
                     payload: Vec::new(),
                 },

@@ -89,6 +89,14 @@ fn to_track(
             out.packets.len()
         )));
     }
+    // Presentation is delayed by the encoder's reorder depth so that every composition
+    // offset is non-negative; the init segment's edit list takes it back.
+    let reorder_delay = u32::try_from(out.reorder_frames as u64 * dur).map_err(|_| {
+        StageError::Permanent(format!(
+            "rung {}: reorder delay of {} frames of {dur} ticks overflows",
+            rung.id, out.reorder_frames
+        ))
+    })?;
     let base = chunk.start_frame * f as u64;
     let mut samples = Vec::with_capacity(out.packets.len());
     let mut payload = Vec::new();
@@ -112,6 +120,7 @@ fn to_track(
             height: out.height,
         },
         timescale,
+        reorder_delay,
         samples,
         payload,
     })

@@ -137,15 +137,20 @@ fn package_track(
     id: &str,
     cut: SegmentCut,
 ) -> Result<(Codec, Vec<SegmentInfo>, u32), StageError> {
-    let mut first: Option<(Codec, u32)> = None;
+    // Codec configuration, time scale and reorder delay: the same in every chunk.
+    let mut first: Option<(Codec, u32, u32)> = None;
     let mut infos: Vec<SegmentInfo> = Vec::new();
     let mut seq = 1u32;
     for c in &plan.chunks {
         let bytes = ctx.store.get(&keys::encoded(t, id, c.index))?;
         let track = TrackChunk::from_bytes(&bytes)?;
         match &first {
-            None => first = Some((track.codec.clone(), track.timescale)),
-            Some((codec, ts)) if *codec != track.codec || *ts != track.timescale => {
+            None => first = Some((track.codec.clone(), track.timescale, track.reorder_delay)),
+            Some((codec, ts, delay))
+                if *codec != track.codec
+                    || *ts != track.timescale
+                    || *delay != track.reorder_delay =>
+            {
                 return Err(packager::PackagerError::ConfigMismatch {
                     track: id.into(),
                     index: c.index,
@@ -184,11 +189,11 @@ fn package_track(
             });
         }
     }
-    let (codec, timescale) =
+    let (codec, timescale, reorder_delay) =
         first.ok_or_else(|| StageError::Permanent(format!("{id}: no chunks")))?;
     ctx.store.put(
         &keys::origin(t, &format!("{id}/init.mp4")),
-        &init_segment(&codec, timescale),
+        &init_segment(&codec, timescale, reorder_delay),
     )?;
     Ok((codec, infos, timescale))
 }
