@@ -197,6 +197,21 @@ pub fn edit_media_time(init: &[u8]) -> i64 {
     }
 }
 
+/// `players/`, where the real-player scripts run; its node_modules and Debian's
+/// Chromium must be there: without them the test fails, it never skips.
+pub fn players_dir() -> PathBuf {
+    let players = Path::new(env!("CARGO_MANIFEST_DIR")).join("../players");
+    assert!(
+        players.join("node_modules/playwright-core").is_dir(),
+        "players/node_modules missing: run `npm ci` in players/ (scripts/test.sh does)"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Debian chromium missing: apt-get install chromium"
+    );
+    players
+}
+
 /// The command's stdout; its stderr in the panic message if it failed.
 pub fn ok(out: Output) -> String {
     assert!(

@@ -1,9 +1,13 @@
 //! A/V sync: the flash-and-beep master (a white frame and the onset of a beep at 1 s and
-//! at 3 s) through `vodfarm run`, read back by FFmpeg from the HLS master playlist and
-//! from the MPD (over HTTP): every video rendition presents each flash, and the audio
-//! starts each beep, within one frame of the master's time. Timestamps are FFmpeg's
-//! demuxers' own (`-copyts`): what an FFmpeg-based player presents.
+//! at 3 s) through `vodfarm run`, then each flash presented and each beep started within
+//! one frame of the master's time:
+//! - by FFmpeg, from the HLS master playlist and from the MPD (over HTTP), in every video
+//!   rendition; timestamps are FFmpeg's demuxers' own (`-copyts`): what an FFmpeg-based
+//!   player presents;
+//! - by hls.js, dash.js and Shaka in Chromium, on the media element's clock
+//!   (players/sync.mjs).
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use fixtures::sync::{flash_and_beep, FLASHES, FLASH_LUMA, FPS};
@@ -129,13 +133,9 @@ fn video_streams(input: &str) -> usize {
     ids.len()
 }
 
-#[test]
-fn ffmpeg_presents_flash_and_beep_together_from_hls_and_dash() {
+/// The flash-and-beep title published in a fresh store: (store, origin folder).
+fn publish() -> (tempfile::TempDir, PathBuf) {
     let master = write_fixture(&flash_and_beep());
-    let m = master.to_str().unwrap();
-    // The master itself: the fixture and the measurement agree with the design.
-    assert_in_sync("master", &flashes(m, 0), &beeps(m));
-
     let tmp = tempfile::tempdir().unwrap();
     ok(run_title(
         &master,
@@ -143,6 +143,18 @@ fn ffmpeg_presents_flash_and_beep_together_from_hls_and_dash() {
         tmp.path(),
         &["--ladder", "apple-avc"],
     ));
+    let origin = tmp.path().join("origin/sync");
+    (tmp, origin)
+}
+
+#[test]
+fn ffmpeg_presents_flash_and_beep_together_from_hls_and_dash() {
+    let master = write_fixture(&flash_and_beep());
+    let m = master.to_str().unwrap();
+    // The master itself: the fixture and the measurement agree with the design.
+    assert_in_sync("master", &flashes(m, 0), &beeps(m));
+
+    let (tmp, origin) = publish();
     // The MPD over HTTP (FFmpeg's DASH demuxer reads no local MPD), the HLS master
     // playlist both ways.
     let server = vodfarm_server(&[
@@ -153,7 +165,7 @@ fn ffmpeg_presents_flash_and_beep_together_from_hls_and_dash() {
         "--cache",
         tmp.path().to_str().unwrap(),
     ]);
-    let hls = tmp.path().join("origin/sync/master.m3u8");
+    let hls = origin.join("master.m3u8");
     let inputs = [
         hls.to_str().unwrap().to_string(),
         format!("{}/origin/sync/master.m3u8", server.url),
@@ -166,5 +178,47 @@ fn ffmpeg_presents_flash_and_beep_together_from_hls_and_dash() {
         for v in 0..renditions {
             assert_in_sync(&format!("{input} v:{v}"), &flashes(input, v), &beeps);
         }
+    }
+}
+
+#[test]
+fn hls_js_dash_js_and_shaka_present_flash_and_beep_together() {
+    let players = players_dir();
+    let (_tmp, origin) = publish();
+    let out = Command::new("node")
+        .current_dir(&players)
+        .arg("sync.mjs")
+        .arg(&origin)
+        .arg(FLASHES.len().to_string())
+        .arg(FLASH_LUMA.to_string())
+        .output()
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    assert!(
+        out.status.success(),
+        "players did not give a full measurement:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One line per case: hls.js, dash.js, Shaka on HLS and on DASH.
+    let lines: Vec<serde_json::Value> = report
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{report}");
+    let times = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_f64().unwrap())
+            .collect()
+    };
+    for l in &lines {
+        assert_eq!(l["ok"], true, "{l}");
+        assert_in_sync(
+            &format!("{} {}", l["player"], l["manifest"]),
+            &times(&l["flashes"]),
+            &times(&l["beeps"]),
+        );
     }
 }
