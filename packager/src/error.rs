@@ -11,7 +11,7 @@ pub enum PackagerError {
     },
     #[error("chunk {index} of '{track}' has a different codec configuration, time scale or reorder delay from chunk 0")]
     ConfigMismatch { track: String, index: u32 },
-    #[error("'{track}': sample {sample} has composition offset {cts_offset}, which the reorder delay {reorder_delay} does not make a non-negative 32-bit offset (the encoder reordered further than it declared)")]
+    #[error("'{track}': sample {sample} has composition offset {cts_offset}, which the chunk's reorder delay {reorder_delay} does not make a non-negative 32-bit offset")]
     CompositionOutOfRange {
         track: String,
         sample: usize,
