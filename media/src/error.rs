@@ -29,6 +29,10 @@ pub enum MediaError {
     },
     #[error("{path}: group of pictures longer than {max_packets} packets; re-encode the master with keyframes at least every few seconds")]
     GopTooLong { path: PathBuf, max_packets: usize },
+    /// Inspection found less than the header declares, or a file that ends inside a
+    /// frame (see `inspect`).
+    #[error(transparent)]
+    Truncated(#[from] crate::inspect::Truncated),
     #[error("encoder {codec}: {detail}")]
     Encoder { codec: &'static str, detail: String },
     #[error("encoder {codec} rejected option(s) {options}")]

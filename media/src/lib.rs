@@ -12,6 +12,7 @@ mod analysis;
 mod annexb;
 mod audio;
 mod error;
+mod inspect;
 mod open;
 mod probe;
 mod quality;
@@ -23,6 +24,10 @@ mod video;
 pub use analysis::{analyse_window, AnalysisSettings, PointMeasure, ProbePoint};
 pub use audio::{encode_audio, AudioOutput, AudioSettings, AAC_FRAME};
 pub use error::MediaError;
+pub use inspect::{
+    inspect, AudioTrackCheck, Colour, Completeness, ContentLight, Geometry, InspectCost,
+    InspectOptions, Inspection, Interlace, MasteringDisplay, Stretch, Timing, Truncated,
+};
 pub use open::{open_untrusted, ALLOWED_DEMUXERS};
 pub use probe::{probe, AudioInfo, ProbeInfo};
 pub use quality::{

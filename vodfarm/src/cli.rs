@@ -250,6 +250,11 @@ pub struct TitleArgs {
     /// Popularity hint for placement until viewing statistics exist: hot, warm, cold.
     #[arg(long, value_parser = parse_tier)]
     pub tier: Option<placement::Tier>,
+    /// Publish what decodes of a truncated master (header declares more than decodes,
+    /// or the file ends inside a frame) instead of refusing it; status and
+    /// work/<ID>/inspection.json say so.
+    #[arg(long)]
+    pub accept_truncated: bool,
 }
 
 pub fn parse_tier(s: &str) -> Result<placement::Tier, String> {
@@ -264,6 +269,7 @@ impl From<&TitleArgs> for workers::submit::TitleSettings {
             segment_seconds: a.segment_seconds,
             chunk_segments: a.chunk_segments,
             tier: a.tier,
+            accept_truncated: a.accept_truncated,
         }
     }
 }

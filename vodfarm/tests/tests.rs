@@ -15,6 +15,7 @@ mod farm;
 mod oca;
 mod place;
 mod players;
+mod qc;
 mod quality;
 mod servers;
 mod sync;

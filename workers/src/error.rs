@@ -55,6 +55,19 @@ pub enum FarmError {
         #[source]
         source: serde_json::Error,
     },
+    /// The master changed while it was being submitted (still being written or
+    /// uploaded), or the stored copy is not what was probed: both sizes.
+    #[error("master is growing: {path} was {before} bytes when probed, {after} bytes {when}; submit it again once it is complete")]
+    MasterChanged {
+        /// The master file or its object key.
+        path: String,
+        /// Bytes when it was probed and hashed.
+        before: u64,
+        /// Bytes afterwards.
+        after: u64,
+        /// When the second size was taken.
+        when: &'static str,
+    },
     /// A stage's code panicked: a bug, never retried.
     #[error("{job} panicked: {message}")]
     Panicked {
@@ -78,7 +91,9 @@ impl FarmError {
     /// Whether the same job may succeed if it is run again.
     pub fn is_transient(&self) -> bool {
         match self {
-            FarmError::Permanent(_) | FarmError::Panicked { .. } => false,
+            FarmError::Permanent(_)
+            | FarmError::Panicked { .. }
+            | FarmError::MasterChanged { .. } => false,
             FarmError::Transient(_) => true,
             FarmError::Store(e) => e.is_transient(),
             FarmError::Queue(e) => e.is_transient(),

@@ -76,6 +76,10 @@ pub fn request(t: &TitleId) -> String {
 pub fn plan(t: &TitleId) -> String {
     format!("work/{t}/plan.json")
 }
+/// What inspecting the master found (QC), and whether it was accepted.
+pub fn inspection(t: &TitleId) -> String {
+    format!("work/{t}/inspection.json")
+}
 /// The per-title ladder decision: measured points, hull, chosen rungs.
 pub fn ladder(t: &TitleId) -> String {
     format!("work/{t}/ladder.json")

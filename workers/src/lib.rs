@@ -19,6 +19,7 @@ pub mod place;
 pub mod plan;
 pub mod pool;
 pub mod progress;
+pub mod qc;
 pub mod queue;
 pub mod retry;
 pub mod runner;

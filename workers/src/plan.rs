@@ -22,6 +22,12 @@ pub struct Request {
     /// Content ops' popularity hint, used for placement until viewing statistics exist.
     #[serde(default)]
     pub tier: Option<placement::Tier>,
+    /// Publish what decodes of a truncated master instead of refusing it.
+    #[serde(default)]
+    pub accept_truncated: bool,
+    /// The master's size when it was probed and hashed; the stored copy must match.
+    #[serde(default)]
+    pub master_bytes: u64,
 }
 
 /// A fixed ladder, or a per-title policy whose rungs ingest chooses from the title.

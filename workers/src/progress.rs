@@ -26,6 +26,8 @@ pub struct Progress {
     pub tracks: usize,
     /// The chosen per-title ladder's size, when the ladder was per-title.
     pub per_title_rungs: Option<usize>,
+    /// The master's QC summary, once ingest has inspected it.
+    pub qc: Option<String>,
 }
 
 /// The title's progress; `None` when the store has no such title.
@@ -65,6 +67,7 @@ pub fn read(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<Progress>, Fa
         tracks_packaged,
         tracks,
         per_title_rungs,
+        qc: crate::qc::read(store, t).map(|r| r.summary()),
     }))
 }
 
@@ -81,8 +84,13 @@ impl Progress {
             .as_ref()
             .map(|e| format!(", error: {e}"))
             .unwrap_or_default();
+        let qc = self
+            .qc
+            .as_ref()
+            .map(|q| format!(", master: {q}"))
+            .unwrap_or_default();
         format!(
-            "{}: {:?}, {} of {} parts encoded, {} renditions{ladder}{error}",
+            "{}: {:?}, {} of {} parts encoded, {} renditions{ladder}{qc}{error}",
             s.title,
             s.state,
             self.parts_done,

@@ -27,6 +27,8 @@ pub struct TitleSettings {
     pub chunk_segments: u32,
     /// Popularity hint for placement, used until viewing statistics exist.
     pub tier: Option<placement::Tier>,
+    /// Publish what decodes of a truncated master instead of refusing it.
+    pub accept_truncated: bool,
 }
 
 impl Default for TitleSettings {
@@ -36,6 +38,7 @@ impl Default for TitleSettings {
             segment_seconds: 4.0,
             chunk_segments: 2,
             tier: None,
+            accept_truncated: false,
         }
     }
 }
@@ -105,8 +108,12 @@ pub fn request_for(
         segment_seconds,
         chunk_segments,
         tier,
+        accept_truncated,
     } = settings;
     let (segment_seconds, chunk_segments, tier) = (*segment_seconds, *chunk_segments, *tier);
+    // A master still being written (an upload in progress) must not be taken: its
+    // size and time are noted before it is probed and compared after it is hashed.
+    let before = file_state(master)?;
     let probe = media::probe(master)?;
     let ladder = load_ladder(ladder)?;
     if !(1..=64).contains(&chunk_segments) {
@@ -128,14 +135,88 @@ pub fn request_for(
         "yuv4mpegpipe" => "y4m",
         _ => "bin",
     };
+    let master_sha256 = sha256_file(master)?;
+    let after = file_state(master)?;
+    if after != before {
+        return Err(FarmError::MasterChanged {
+            path: master.display().to_string(),
+            before: before.0,
+            after: after.0,
+            when: if after.0 == before.0 {
+                "after reading it, and modified meanwhile"
+            } else {
+                "after reading it"
+            },
+        });
+    }
     Ok(Request {
         master_key: keys::master(title, ext),
-        master_sha256: sha256_file(master)?,
+        master_sha256,
         ladder,
         segment_seconds,
         chunk_segments,
         tier,
+        accept_truncated: *accept_truncated,
+        master_bytes: before.0,
     })
+}
+
+/// A file's size and modification time: what changes while it is being written.
+fn file_state(path: &Path) -> Result<(u64, Option<std::time::SystemTime>), FarmError> {
+    let m = std::fs::metadata(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => {
+            FarmError::Media(media::MediaError::NotFound { path: path.into() })
+        }
+        _ => FarmError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        },
+    })?;
+    Ok((m.len(), m.modified().ok()))
+}
+
+/// After the upload: the local master must still be what was probed and hashed, and
+/// the stored copy exactly that many bytes (a file still growing uploads more).
+fn check_upload(
+    store: &dyn ObjectStore,
+    master: &Path,
+    request: &Request,
+) -> Result<(), FarmError> {
+    let want = request.master_bytes;
+    let local = std::fs::metadata(master)
+        .map_err(FarmError::io(format!("reading {}", master.display())))?
+        .len();
+    if local != want {
+        return Err(FarmError::MasterChanged {
+            path: master.display().to_string(),
+            before: want,
+            after: local,
+            when: "after uploading it",
+        });
+    }
+    let key = &request.master_key;
+    let stored = match store.local_path(key) {
+        Some(p) => std::fs::metadata(&p)
+            .map_err(FarmError::io(format!("reading {}", p.display())))?
+            .len(),
+        // Remote: read from the last expected byte on; exactly one byte is there.
+        None if want > 0 => {
+            let mut r = store.read_from(key, want - 1)?;
+            let n = std::io::copy(&mut r, &mut std::io::sink())
+                .map_err(FarmError::io(format!("reading back {key}")))?;
+            want - 1 + n
+        }
+        None => want,
+    };
+    if stored != want {
+        return Err(FarmError::MasterChanged {
+            path: key.clone(),
+            before: want,
+            after: stored,
+            when: "as stored",
+        });
+    }
+    Ok(())
 }
 
 /// Upload the master, write the request and status, queue the ingest. A title that
@@ -152,6 +233,11 @@ pub fn enqueue(
 ) -> Result<Submitted, FarmError> {
     let key = keys::request(title);
     match store.get(&key) {
+        Ok(bytes) if replaceable(store, title, &bytes, request)? => {
+            // Refused at ingest before it was planned (a truncated master): the
+            // complete master, or the same one with --accept-truncated, starts it anew.
+            submit_new(store, queue, title, master, request)
+        }
         Ok(bytes) => {
             let existing: Request =
                 serde_json::from_slice(&bytes).map_err(|source| FarmError::Json {
@@ -182,9 +268,41 @@ pub fn enqueue(
             }
             Ok(Submitted::Exists)
         }
-        Err(StoreError::NotFound { .. }) => {
+        Err(StoreError::NotFound { .. }) => submit_new(store, queue, title, master, request),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A title whose request differs from `request`, that failed and was never planned.
+fn replaceable(
+    store: &dyn ObjectStore,
+    title: &TitleId,
+    existing: &[u8],
+    request: &Request,
+) -> Result<bool, FarmError> {
+    let differs = serde_json::from_slice::<Request>(existing).map_or(true, |e| &e != request);
+    Ok(differs
+        && status::read(store, title).is_some_and(|s| s.state == State::Failed)
+        && !store.exists(&keys::plan(title))?)
+}
+
+fn submit_new(
+    store: &dyn ObjectStore,
+    queue: &dyn Queue,
+    title: &TitleId,
+    master: &Path,
+    request: &Request,
+) -> Result<Submitted, FarmError> {
+    let key = keys::request(title);
+    {
+        {
             // The master first: a request never names a master that is not there.
             store.put_file(&request.master_key, master)?;
+            if let Err(e) = check_upload(store, master, request) {
+                // Nothing names it yet; a later submit uploads it again.
+                let _ = store.delete(&request.master_key);
+                return Err(e);
+            }
             store.put(
                 &key,
                 &serde_json::to_vec_pretty(request).expect("serialisable"),
@@ -205,6 +323,5 @@ pub fn enqueue(
             queue.send(m.queue(), &m.encode())?;
             Ok(Submitted::New)
         }
-        Err(e) => Err(e.into()),
     }
 }

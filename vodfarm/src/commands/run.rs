@@ -30,6 +30,17 @@ pub fn run(args: RunArgs) -> Result<()> {
     let title = TitleId::parse(&args.title)?;
     // Validate everything before writing anything.
     let request = request_for(&title, &args.master, &(&args.settings).into())?;
+    // `run` is the farm, on the machine that holds the master: inspect it now, before
+    // anything is written, so that a truncated master is refused with one line and
+    // nothing stored; ingest reuses this inspection (see workers::qc). A title already
+    // planned was inspected before.
+    let qc = if args.store.join(keys::plan(&title)).exists() {
+        None
+    } else {
+        let r = workers::qc::inspect(&args.master, &request)?;
+        r.refusal()?;
+        Some(r)
+    };
     let store_dir = args.store.clone();
     let _lock = workers::lock::lock_store(&store_dir)?;
     let store = Arc::new(LocalStore::open(&store_dir)?);
@@ -64,6 +75,11 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(r) = &qc {
+        if !store.exists(&keys::plan(&title))? {
+            workers::qc::store_record(store.as_ref(), &title, r)?;
+        }
+    }
     if resumed == Submitted::Exists {
         eprintln!("resuming title '{title}'");
         // A title that stalled earlier (its work dead-lettered) has nothing queued:
@@ -89,6 +105,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     let origin = store_dir.join("origin").join(title.as_str());
     let hls = origin.join("master.m3u8");
     let dash = origin.join("manifest.mpd");
+    if let Some(qc) = workers::qc::read(store.as_ref(), &title) {
+        eprintln!("master QC: {}", qc.summary());
+    }
     if let Ok(bytes) = store.get(&keys::ladder(&title)) {
         if let Ok(d) = serde_json::from_slice::<ladders::Decision>(&bytes) {
             eprint!("{}", d.table());

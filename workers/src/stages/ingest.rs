@@ -1,5 +1,6 @@
-//! Ingest: probe, validate, plan (ladder, segment grid, chunks), split the master into
-//! chunk files, then one encode job per chunk and one audio job.
+//! Ingest: inspect the master (QC: a truncated one is refused here, before anything
+//! is planned; see `crate::qc`), probe, validate, plan (ladder, segment grid, chunks),
+//! split the master into chunk files, then one encode job per chunk and one audio job.
 
 use ladders::fit_ladder;
 
@@ -47,13 +48,22 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     let req: Request = ctx.get_json(&keys::request(t))?;
     let tmp = ctx.scratch_dir()?;
     let master = ctx.local_copy(&req.master_key, tmp.path())?;
-    let split = analysis::split_master(
+    let qc = crate::qc::inspect_master(ctx.store.as_ref(), t, &master, &req)?;
+    let mut split = analysis::split_master(
         &master,
         &req.ladder,
         req.segment_seconds,
         req.chunk_segments,
         &tmp.path().join("chunks"),
     )?;
+    if let Some(n) = qc.published_frames {
+        // An accepted truncated master: the title is what decodes whole, not what the
+        // demuxer hands out (a frame cut short at the end is read but does not decode).
+        let r = &mut split.report;
+        r.frame_count = r.frame_count.min(n.max(1));
+        r.files
+            .truncate(r.frame_count.div_ceil(split.chunk_frames) as usize);
+    }
     let (report, chunk_frames, shape) = (&split.report, split.chunk_frames, split.shape);
     let mut chunks = Vec::new();
     for (i, file) in report.files.iter().enumerate() {
