@@ -179,3 +179,42 @@ fn submitted_truncated_master_fails_at_ingest_then_takes_accept_truncated() {
         .exists(&workers::keys::origin(&t, "master.m3u8"))
         .unwrap());
 }
+
+#[test]
+fn interlace_hdr_rotation_and_vfr_are_measured() {
+    let opts = workers::qc::options();
+    let i = media::inspect(&fixtures::qc::interlaced(&dir()).unwrap(), &opts).unwrap();
+    assert_eq!(i.interlace.field_order, "tt");
+    assert!(i.interlace.interlaced, "{:?}", i.interlace);
+    assert!(
+        i.interlace.tff > 10 * i.interlace.bff.max(1) / 2,
+        "{:?}",
+        i.interlace
+    );
+
+    let i = media::inspect(&fixtures::qc::hdr10(&dir()).unwrap(), &opts).unwrap();
+    let c = &i.colour;
+    assert_eq!(
+        (c.primaries.as_str(), c.transfer.as_str(), c.matrix.as_str()),
+        ("bt2020", "smpte2084", "bt2020nc")
+    );
+    assert_eq!((c.bit_depth, c.hdr.as_deref()), (10, Some("pq")));
+    let md = c.mastering_display.as_ref().expect("mastering display");
+    assert!((md.max_luminance - 1000.0).abs() < 1e-6 && (md.min_luminance - 0.0001).abs() < 1e-9);
+    // R(34000,16000) in 0.00002 units: (0.68, 0.32).
+    assert!((md.primaries[0][0] - 0.68).abs() < 1e-6 && (md.primaries[0][1] - 0.32).abs() < 1e-6);
+    let cl = c.content_light.as_ref().expect("content light");
+    assert_eq!((cl.max_cll, cl.max_fall), (1000, 400));
+    assert!(i.warnings().iter().any(|w| w == "HDR (pq)"));
+
+    let i = media::inspect(&fixtures::qc::rotated(&dir()).unwrap(), &opts).unwrap();
+    assert_eq!((i.geometry.rotation, i.geometry.flipped), (90, false));
+    assert!(i.geometry.display_matrix.is_some());
+
+    let i = media::inspect(&fixtures::qc::vfr(&dir()).unwrap(), &opts).unwrap();
+    let t = &i.timing;
+    assert!(t.variable, "{t:?}");
+    assert_eq!(i.completeness.decoded_frames, 72);
+    assert!((t.mean_rate - 24.0).abs() < 0.5, "{t:?}");
+    assert!((t.longest_interval_s - 2.0 / 30.0).abs() < 1e-3, "{t:?}");
+}
