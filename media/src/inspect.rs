@@ -19,6 +19,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use ffmpeg_next::packet::Ref as _;
 use ffmpeg_next::{codec, filter, frame, media, Packet, Rational as FfRational};
 use serde::{Deserialize, Serialize};
 
@@ -210,7 +211,7 @@ pub struct InspectCost {
     pub wall_s: f64,
     /// Video frames decoded per wall-clock second.
     pub frames_per_s: f64,
-    /// Frames idet measured of all decoded ("1 of N runs" sampling).
+    /// idet measured a sample of the frames, not all of them.
     pub idet_sampled: bool,
 }
 
@@ -229,7 +230,7 @@ pub struct Inspection {
     pub geometry: Geometry,
     pub timing: Timing,
     pub cost: InspectCost,
-    /// Longest stretch the lists report (the option the inspection was run with).
+    /// Shortest stretch the lists report (the option the inspection was run with).
     pub min_stretch_s: f64,
 }
 
@@ -561,7 +562,6 @@ struct AudioLane {
     samples: u64,
     rate: u32,
     errors: u64,
-    first_s: Option<f64>,
     last_end_s: f64,
     codec: String,
     channels: u16,
@@ -615,7 +615,6 @@ impl AudioLane {
             f.set_pts(ts);
             if let Some(t) = ts {
                 let s = t as f64 * f64::from(self.tb);
-                self.first_s.get_or_insert(s);
                 self.last_end_s = s + f.samples() as f64 / f.rate().max(1) as f64;
             }
             self.samples += f.samples() as u64;
@@ -908,7 +907,6 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
             samples: 0,
             rate: 0,
             errors: 0,
-            first_s: None,
             last_end_s: 0.0,
             codec: codec_name,
         });
@@ -961,10 +959,13 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
             }
         }
         let idx = pkt.stream();
+        // SAFETY: a plain field of the packet just read.
+        let discard = unsafe { (*pkt.as_ptr()).flags } & ffmpeg_next::ffi::AV_PKT_FLAG_DISCARD != 0;
         if idx == vi {
             packets_read += 1;
             read_error_at_end = false;
-            if let Some(t) = pkt.pts().or(pkt.dts()) {
+            // A sample outside an edit list is decoded for reference but never shown.
+            if let Some(t) = pkt.pts().or(pkt.dts()).filter(|_| !discard) {
                 let s = t as f64 * f64::from(vtb);
                 let d = if pkt.duration() > 0 {
                     pkt.duration() as f64 * f64::from(vtb)
