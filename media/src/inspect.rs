@@ -1068,10 +1068,16 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
     let [tff, bff, progressive, undetermined] = idet;
     // Interlaced: one field order dominates, consistently. Sharp synthetic patterns
     // (testsrc2) fool idet into a mix of both orders; real interlaced video is one.
+    // A stream coded progressive needs more evidence: idet must call most of at least
+    // 100 frames interlaced (a second of testsrc2 alone looks top-field-first to it).
     let (dominant, other) = (tff.max(bff), tff.min(bff));
+    let classified = tff + bff + progressive;
+    let coded_interlaced = !matches!(field_order, "progressive" | "unknown")
+        || 2 * st.coded_interlaced > st.whole + st.damaged;
     let interlaced = dominant >= 4 * other
-        && 2 * dominant > tff + bff + progressive
-        && dominant >= 3.max(idet_frames / 20);
+        && 2 * dominant > classified
+        && dominant >= 3.max(idet_frames / 20)
+        && (coded_interlaced || (dominant >= 100 && 5 * dominant >= 4 * classified));
 
     let mut intervals = 0u64;
     let mut off = 0u64;
