@@ -141,11 +141,11 @@ pub fn choose_ladder(
         {
             continue;
         }
-        let max_fps = (size.1 < r.low_height).then_some(r.low_max_fps);
+        let max_fps = (size.0.min(size.1) < r.low_height).then_some(r.low_max_fps);
         let bitrate = kbps_u as u64 * 1000;
         rungs.push(ChosenRung {
             rung: FittedRung {
-                id: format!("v{}p-{kbps_u}k", size.1),
+                id: format!("v{}p-{kbps_u}k", size.0.min(size.1)),
                 width: size.0,
                 height: size.1,
                 decimation: decimation(fps, max_fps),

@@ -34,8 +34,15 @@ fn even(x: f64) -> u32 {
 }
 
 /// Fit `box_w`x`box_h` around a `w`x`h` picture: the largest even size of the
-/// picture's aspect inside the box.
+/// picture's aspect inside the box. Ladders are written in landscape boxes; a portrait
+/// picture (rotated phone video) is fitted in the same box turned upright, so that a
+/// 1080x1920 master gets a 1080x1920 top rung rather than 608x1080.
 pub(crate) fn fit_box(w: u32, h: u32, box_w: u32, box_h: u32) -> (u32, u32) {
+    let (box_w, box_h) = if h > w && box_w > box_h {
+        (box_h, box_w)
+    } else {
+        (box_w, box_h)
+    };
     let scale = (box_w as f64 / w as f64).min(box_h as f64 / h as f64);
     (even(w as f64 * scale), even(h as f64 * scale))
 }
@@ -96,7 +103,8 @@ fn push_rung(
     crf: Option<f32>,
 ) {
     let bitrate = kbps as u64 * 1000;
-    let id = format!("v{h}p-{kbps}k");
+    // Named by the short side, as people name sizes ("1080p" is 1080x1920 upright too).
+    let id = format!("v{}p-{kbps}k", w.min(h));
     if out.iter().any(|r| r.id == id) {
         return;
     }

@@ -42,6 +42,8 @@ pub struct AnalysisSettings {
     pub vmaf_subsample: u32,
     /// Points encoded at once.
     pub threads: usize,
+    /// The master's conversion, so that probes see the pictures the renditions get.
+    pub conversion: crate::Conversion,
 }
 
 /// Encode the frames of `window` (a range inside `chunk`) at every point and measure.
@@ -53,7 +55,7 @@ pub fn analyse_window(
     settings: &AnalysisSettings,
 ) -> Result<Vec<PointMeasure>, MediaError> {
     let mut source = Vec::new();
-    decode_slots(chunk, window, |_, f| {
+    decode_slots(chunk, window, &settings.conversion, |_, f| {
         source.push(f.clone());
         true
     })?;
@@ -117,6 +119,7 @@ fn measure_point(
         preset: settings.preset.clone(),
         profile: settings.profile.clone(),
         threads: 1,
+        colour: settings.conversion.output,
     };
     let encoded = encode_rung(rx, window, rung)?;
     let bits = encoded

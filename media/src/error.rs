@@ -27,6 +27,11 @@ pub enum MediaError {
         min: u64,
         max: u64,
     },
+    #[error("{path}: cannot be converted faithfully: {reason}")]
+    Unconvertible {
+        path: PathBuf,
+        reason: crate::ConversionRefused,
+    },
     #[error("{path}: group of pictures longer than {max_packets} packets; re-encode the master with keyframes at least every few seconds")]
     GopTooLong { path: PathBuf, max_packets: usize },
     /// Inspection found less than the header declares, or a file that ends inside a

@@ -11,6 +11,7 @@
 mod analysis;
 mod annexb;
 mod audio;
+mod convert;
 mod error;
 mod inspect;
 mod open;
@@ -23,6 +24,7 @@ mod video;
 
 pub use analysis::{analyse_window, AnalysisSettings, PointMeasure, ProbePoint};
 pub use audio::{encode_audio, AudioOutput, AudioSettings, AAC_FRAME};
+pub use convert::{Colour, Conversion, ConversionRefused, HdrTransfer};
 pub use error::MediaError;
 pub use inspect::{
     inspect, AudioTrackCheck, Colour, Completeness, ContentLight, Geometry, InspectCost,

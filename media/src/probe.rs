@@ -7,6 +7,7 @@ use std::path::Path;
 use ffmpeg_next::{codec, media, util::mathematics::rescale::Rescale, Rational as FfRational};
 use serde::{Deserialize, Serialize};
 
+use crate::convert::{Colour, UNSPECIFIED};
 use crate::{open_untrusted, MediaError, Rational};
 
 /// Limits on what a master may claim, so that a crafted header cannot make a worker
@@ -35,28 +36,69 @@ pub struct ProbeInfo {
     pub sample_aspect: Rational,
     /// Clockwise rotation in degrees from the display matrix (0, 90, 180, 270).
     pub rotation: i32,
+    /// Whether the display matrix also mirrors the picture.
+    #[serde(default)]
+    pub mirrored: bool,
     pub frame_rate: Rational,
     pub duration_s: f64,
     /// Frame count estimated from duration × frame rate (exact count comes from the split).
     pub frame_count_estimate: u64,
     pub pixel_format: String,
+    /// The stream's colour description as tagged (unspecified values left so).
+    #[serde(default = "unspecified_colour")]
+    pub colour: Colour,
+    /// Field order as the stream declares it: "progressive", "tt", "bb", "tb", "bt" or
+    /// "unknown".
+    #[serde(default)]
+    pub field_order: String,
     pub audio: Option<AudioInfo>,
 }
 
+fn unspecified_colour() -> Colour {
+    Colour {
+        primaries: UNSPECIFIED,
+        transfer: UNSPECIFIED,
+        matrix: UNSPECIFIED,
+        full_range: false,
+    }
+}
+
 impl ProbeInfo {
-    /// Width and height as displayed (sample aspect applied), even numbers.
+    /// Width and height as displayed (sample aspect applied, then the rotation), even
+    /// numbers: the shape the ladder is fitted to. The conversion rotates the pixels.
     pub fn display_size(&self) -> (u32, u32) {
         let sar = if self.sample_aspect.num == 0 || self.sample_aspect.den == 0 {
             1.0
         } else {
             self.sample_aspect.as_f64()
         };
-        let w = (self.width as f64 * sar).round() as u32;
-        // Rotation is probed but not yet applied to the picture, so the ladder must be
-        // fitted to the stored orientation or rotated masters would be distorted.
-        (w & !1, self.height & !1)
+        let w = (self.width as f64 * sar).round() as u32 & !1;
+        let h = self.height & !1;
+        if self.rotation.rem_euclid(180) == 90 {
+            (h, w)
+        } else {
+            (w, h)
+        }
+    }
+
+    /// Whether the stream says its frames hold two fields.
+    pub fn is_interlaced(&self) -> bool {
+        matches!(self.field_order.as_str(), "tt" | "bb" | "tb" | "bt")
     }
 }
+
+/// The rates masters are made at.
+const STANDARD_RATES: &[(u32, u32)] = &[
+    (24000, 1001),
+    (24, 1),
+    (25, 1),
+    (30000, 1001),
+    (30, 1),
+    (48, 1),
+    (50, 1),
+    (60000, 1001),
+    (60, 1),
+];
 
 /// Snap a measured frame rate to the broadcast rate it is meant to be (29.97 stored as
 /// 2997/100 becomes 30000/1001), or keep it when it is already a small exact ratio.
@@ -65,18 +107,7 @@ pub(crate) fn snap_frame_rate(r: FfRational) -> Option<Rational> {
         return None;
     }
     let fps = f64::from(r);
-    const KNOWN: &[(u32, u32)] = &[
-        (24000, 1001),
-        (24, 1),
-        (25, 1),
-        (30000, 1001),
-        (30, 1),
-        (48, 1),
-        (50, 1),
-        (60000, 1001),
-        (60, 1),
-    ];
-    for &(num, den) in KNOWN {
+    for &(num, den) in STANDARD_RATES {
         let k = num as f64 / den as f64;
         if (fps - k).abs() / k < 0.0005 {
             return Some(Rational { num, den });
@@ -157,14 +188,15 @@ pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
     } else {
         Rational { num: 1, den: 1 }
     };
-    let rate = if vstream.avg_frame_rate().numerator() > 0 {
-        vstream.avg_frame_rate()
-    } else {
-        vstream.rate()
-    };
-    let frame_rate = snap_frame_rate(rate).ok_or_else(|| MediaError::Corrupt {
-        path: path.into(),
-        detail: format!("video frame rate {rate} is not usable"),
+    let frame_rate = nominal_rate(vstream.avg_frame_rate(), vstream.rate()).ok_or_else(|| {
+        MediaError::Corrupt {
+            path: path.into(),
+            detail: format!(
+                "video frame rate {} (average {}) is not usable",
+                vstream.rate(),
+                vstream.avg_frame_rate()
+            ),
+        }
     })?;
     let duration_s = if vstream.duration() > 0 {
         vstream.duration() as f64 * f64::from(vstream.time_base())
@@ -182,8 +214,9 @@ pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
         0,
         MAX_DURATION_S,
     )?;
-    let rotation = rotation_of(&vstream);
+    let (rotation, mirrored) = rotation_of(&vstream);
     let pixel_format = format!("{:?}", dec.format()).to_lowercase();
+    let (colour, field_order) = colour_and_fields(&params, dec.format());
     let audio = ictx.streams().best(media::Type::Audio).and_then(|a| {
         let actx = codec::context::Context::from_parameters(a.parameters()).ok()?;
         let codec = actx.id().name().to_string();
@@ -204,30 +237,100 @@ pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
         height,
         sample_aspect,
         rotation,
+        mirrored,
         frame_rate,
         duration_s,
         frame_count_estimate: (duration_s * frame_rate.as_f64()).round() as u64,
         pixel_format,
+        colour,
+        field_order,
         audio,
     })
 }
 
-fn rotation_of(stream: &ffmpeg_next::format::stream::Stream) -> i32 {
+/// The nominal frame rate: the average rate when it is a rate masters are made at;
+/// otherwise (frames dropped from a constant rate make the average 27.304 fps) the
+/// stream's base rate, which is what the timestamps were made on. The encode then holds
+/// or drops pictures by their timestamps onto that rate's grid, so timing is kept.
+pub(crate) fn nominal_rate(avg: FfRational, base: FfRational) -> Option<Rational> {
+    let snapped_avg = if avg.numerator() > 0 {
+        snap_frame_rate(avg)
+    } else {
+        None
+    };
+    if let Some(r) = snapped_avg {
+        if is_standard(r) {
+            return Some(r);
+        }
+    }
+    let snapped_base = if base.numerator() > 0 {
+        snap_frame_rate(base)
+    } else {
+        None
+    };
+    match snapped_base {
+        Some(b) if is_standard(b) => Some(b),
+        _ => snapped_avg.or(snapped_base),
+    }
+}
+
+fn is_standard(r: Rational) -> bool {
+    STANDARD_RATES.contains(&(r.num, r.den))
+}
+
+/// The colour description and field order the stream declares.
+fn colour_and_fields(
+    params: &codec::Parameters,
+    format: ffmpeg_next::format::Pixel,
+) -> (Colour, String) {
+    use ffmpeg_next::format::Pixel;
+    // SAFETY: reading plain fields of parameters we hold.
+    let p = unsafe { &*params.as_ptr() };
+    let full_range = p.color_range == ffmpeg_next::ffi::AVColorRange::AVCOL_RANGE_JPEG
+        || matches!(
+            format,
+            Pixel::YUVJ420P | Pixel::YUVJ422P | Pixel::YUVJ444P | Pixel::YUVJ440P | Pixel::YUVJ411P
+        );
+    let code = |v: i32| u8::try_from(v).unwrap_or(UNSPECIFIED);
+    let colour = Colour {
+        primaries: code(p.color_primaries as i32),
+        transfer: code(p.color_trc as i32),
+        matrix: code(p.color_space as i32),
+        full_range,
+    };
+    use ffmpeg_next::ffi::AVFieldOrder::*;
+    let fields = match p.field_order {
+        AV_FIELD_PROGRESSIVE => "progressive",
+        AV_FIELD_TT => "tt",
+        AV_FIELD_BB => "bb",
+        AV_FIELD_TB => "tb",
+        AV_FIELD_BT => "bt",
+        _ => "unknown",
+    };
+    (colour, fields.to_string())
+}
+
+/// Clockwise rotation in degrees of the display matrix, and whether it mirrors.
+fn rotation_of(stream: &ffmpeg_next::format::stream::Stream) -> (i32, bool) {
     for sd in stream.side_data() {
         if sd.kind() == ffmpeg_next::codec::packet::side_data::Type::DisplayMatrix {
             let data = sd.data();
             if data.len() >= 36 {
+                let m: Vec<i32> = data[..36]
+                    .chunks_exact(4)
+                    .map(|b| i32::from_ne_bytes(b.try_into().expect("4 bytes")))
+                    .collect();
                 // SAFETY: the display matrix is nine 32-bit integers; FFmpeg reads it in place.
-                let angle = unsafe {
-                    ffmpeg_next::ffi::av_display_rotation_get(data.as_ptr() as *const i32)
-                };
+                let angle = unsafe { ffmpeg_next::ffi::av_display_rotation_get(m.as_ptr()) };
+                // A negative determinant of the 2x2 part is a reflection.
+                let det = m[0] as f64 * m[4] as f64 - m[1] as f64 * m[3] as f64;
                 if angle.is_finite() {
                     // av_display_rotation_get is counter-clockwise.
                     let cw = (-angle).round() as i32;
-                    return cw.rem_euclid(360);
+                    return (cw.rem_euclid(360), det < 0.0);
                 }
             }
         }
     }
-    0
+    (0, false)
 }

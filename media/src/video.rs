@@ -11,9 +11,10 @@ use std::sync::{mpsc, Arc};
 
 use ffmpeg_next::{codec, format::Pixel, frame, media, picture, software::scaling, Dictionary};
 
+use crate::convert::FilterChain;
 use crate::error::Context;
 use crate::split::frame_index_in;
-use crate::{open_untrusted, MediaError, Rational};
+use crate::{open_untrusted, Colour, Conversion, MediaError, Rational};
 
 /// What one rung of the ladder asks of the encoder.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,8 @@ pub struct RungSettings {
     pub profile: String,
     /// libx264 threads. Fixed (not "auto") so that output does not depend on the machine.
     pub threads: u32,
+    /// What the pictures are after conversion: written into the SPS's VUI.
+    pub colour: Colour,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,10 +76,12 @@ pub struct ChunkGrid {
     pub idr_frames: u64,
 }
 
-/// Decode `chunk` once and encode it for every rung in `rungs`, one thread per rung.
+/// Decode `chunk` once, convert its pictures (`conv`: deinterlace, tone-map, rotate)
+/// and encode them for every rung in `rungs`, one thread per rung.
 pub fn encode_chunk(
     chunk: &Path,
     grid: ChunkGrid,
+    conv: &Conversion,
     rungs: &[RungSettings],
 ) -> Result<Vec<EncodedVideo>, MediaError> {
     // One encoder thread per rung, fed the same decoded frames.
@@ -87,7 +92,7 @@ pub fn encode_chunk(
         senders.push(tx);
         handles.push(std::thread::spawn(move || encode_rung(rx, grid, rung)));
     }
-    let decoded = decode_slots(chunk, grid, |slot, f| {
+    let decoded = decode_slots(chunk, grid, conv, |slot, f| {
         senders.iter().all(|tx| tx.send((slot, f.clone())).is_ok())
     });
     drop(senders);
@@ -99,11 +104,13 @@ pub fn encode_chunk(
     Ok(out)
 }
 
-/// Decode the frames of `grid`'s range from `chunk` and hand each frame slot, in
-/// order, to `emit` exactly once. `emit` returns false when its consumer is gone.
+/// Decode the frames of `grid`'s range from `chunk`, convert them (`conv`) and hand
+/// each frame slot, in order, to `emit` exactly once. `emit` returns false when its
+/// consumer is gone.
 pub(crate) fn decode_slots(
     chunk: &Path,
     grid: ChunkGrid,
+    conv: &Conversion,
     emit: impl FnMut(u64, &Arc<frame::Video>) -> bool,
 ) -> Result<(), MediaError> {
     let mut ictx = open_untrusted(chunk)?;
@@ -115,6 +122,7 @@ pub(crate) fn decode_slots(
         (s.index(), s.parameters(), s.time_base())
     };
     let mut decoder = open_decoder(params, in_tb)?;
+    let mut filters = FilterChain::new(conv, in_tb);
     let mut feeder = Feeder {
         emit,
         grid,
@@ -135,14 +143,16 @@ pub(crate) fn decode_slots(
             .send_packet(&packet)
             .ctx(|| format!("decoding {}", chunk.display()))?;
         while decoder.receive_frame(&mut decoded).is_ok() {
-            feeder.frame(&decoded);
+            filters.push(Some(&mut decoded), |f| feeder.frame(f))?;
         }
     }
     if feeder.next < grid.end_frame {
         decoder.send_eof().ctx(|| "flushing video decoder".into())?;
         while decoder.receive_frame(&mut decoded).is_ok() {
-            feeder.frame(&decoded);
+            filters.push(Some(&mut decoded), |f| feeder.frame(f))?;
         }
+        // Filters that look ahead (bwdif) hold the last picture until the end.
+        filters.push(None, |f| feeder.frame(f))?;
     }
     feeder.finish();
     if feeder.send_err || feeder.next < grid.end_frame {
@@ -283,6 +293,18 @@ pub(crate) fn encode_rung(
             (*enc.as_mut_ptr()).rc_buffer_size = rung.bufsize as i32;
             (*enc.as_mut_ptr()).sample_aspect_ratio =
                 ffmpeg_next::ffi::AVRational { num: 1, den: 1 };
+            // libx264 writes these into the SPS's VUI (colour description present). The
+            // fields are C enums (ints): written as ints so any code point is sound.
+            let c = rung.colour;
+            let e = enc.as_mut_ptr();
+            *(std::ptr::addr_of_mut!((*e).color_primaries) as *mut i32) = c.primaries.into();
+            *(std::ptr::addr_of_mut!((*e).color_trc) as *mut i32) = c.transfer.into();
+            *(std::ptr::addr_of_mut!((*e).colorspace) as *mut i32) = c.matrix.into();
+            (*enc.as_mut_ptr()).color_range = if c.full_range {
+                ffmpeg_next::ffi::AVColorRange::AVCOL_RANGE_JPEG
+            } else {
+                ffmpeg_next::ffi::AVColorRange::AVCOL_RANGE_MPEG
+            };
         }
         ctx = enc.0 .0;
     }

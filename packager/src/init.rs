@@ -152,6 +152,7 @@ fn sample_entry(w: &mut BoxWriter, codec: &Codec) {
             avcc,
             width,
             height,
+            colour,
         } => w.plain(b"avc1", |w| {
             w.zeros(6);
             w.u16(1); // data reference index
@@ -170,6 +171,16 @@ fn sample_entry(w: &mut BoxWriter, codec: &Codec) {
                 w.u32(1);
                 w.u32(1);
             });
+            // After pasp, where FFmpeg's muxer writes it too.
+            if let Some(c) = colour {
+                w.plain(b"colr", |w| {
+                    w.bytes(b"nclx");
+                    w.u16(c.primaries.into());
+                    w.u16(c.transfer.into());
+                    w.u16(c.matrix.into());
+                    w.u8(if c.full_range { 0x80 } else { 0 });
+                });
+            }
         }),
         Codec::Aac {
             asc,

@@ -17,4 +17,4 @@ mod track;
 pub use error::PackagerError;
 pub use init::init_segment;
 pub use segment::{cut_segments, IFrame, Segment, SegmentCut};
-pub use track::{Codec, Sample, TrackChunk};
+pub use track::{Codec, Colr, Sample, TrackChunk};

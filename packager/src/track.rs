@@ -19,6 +19,9 @@ pub enum Codec {
         avcc: Vec<u8>,
         width: u32,
         height: u32,
+        /// The colour description for the `colr` box (the same as the SPS's VUI).
+        #[serde(default)]
+        colour: Option<Colr>,
     },
     /// AAC with its AudioSpecificConfig.
     Aac {
@@ -26,6 +29,15 @@ pub enum Codec {
         channels: u16,
         sample_rate: u32,
     },
+}
+
+/// An `nclx` colour description (ISO/IEC 23091-2 code points), as in the `colr` box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Colr {
+    pub primaries: u8,
+    pub transfer: u8,
+    pub matrix: u8,
+    pub full_range: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

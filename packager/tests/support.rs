@@ -140,6 +140,12 @@ pub fn avc() -> Codec {
         avcc: avcc(),
         width: WIDTH,
         height: HEIGHT,
+        colour: Some(packager::Colr {
+            primaries: 1,
+            transfer: 1,
+            matrix: 1,
+            full_range: false,
+        }),
     }
 }
 

@@ -21,6 +21,8 @@ use crate::StageError;
 pub struct SplitMaster {
     /// What probing the master found: size, frame rate, audio.
     pub probe: ProbeInfo,
+    /// What is done to its pictures before scaling (rotation, deinterlace, tone map).
+    pub conversion: media::Conversion,
     /// The master's display shape (what ladders are fitted to).
     pub shape: MasterShape,
     /// The segment grid: master frames per segment and between forced IDRs.
@@ -42,6 +44,7 @@ pub fn split_master(
     dir: &Path,
 ) -> Result<SplitMaster, StageError> {
     let probe = media::probe(master)?;
+    let conversion = media::Conversion::for_file(master, &probe)?;
     let (width, height) = probe.display_size();
     let shape = MasterShape {
         width,
@@ -64,6 +67,7 @@ pub fn split_master(
     let report = media::split_video(master, probe.frame_rate, chunk_frames, dir)?;
     Ok(SplitMaster {
         probe,
+        conversion,
         shape,
         grid,
         chunk_frames,
@@ -81,6 +85,7 @@ impl SplitMaster {
             time_base: self.report.time_base,
             grid: self.grid,
             chunk_frames: self.chunk_frames,
+            conversion: self.conversion.clone(),
         }
     }
 
@@ -109,6 +114,8 @@ pub struct TitleFrames {
     pub grid: Grid,
     /// Frames per chunk file: a whole number of segments.
     pub chunk_frames: u64,
+    /// What is done to the pictures before scaling.
+    pub conversion: media::Conversion,
 }
 
 /// The decision and what it cost.
@@ -153,6 +160,7 @@ pub fn analyse(
         profile: policy.encode.profile.clone(),
         vmaf_subsample: policy.analysis.vmaf_subsample,
         threads,
+        conversion: t.conversion.clone(),
     };
     let mut per_point: Vec<(u64, u64, Vec<QualityReport>)> =
         points.iter().map(|_| (0, 0, Vec::new())).collect();

@@ -106,6 +106,9 @@ pub struct AudioPlan {
 pub struct Plan {
     /// What probing the master found.
     pub probe: ProbeInfo,
+    /// What is done to the master's pictures before scaling, and the renditions' colour.
+    #[serde(default)]
+    pub conversion: media::Conversion,
     /// The master's frame rate.
     pub fps: Rational,
     /// Frames in the master on its frame grid.

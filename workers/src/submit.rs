@@ -115,6 +115,8 @@ pub fn request_for(
     // size and time are noted before it is probed and compared after it is hashed.
     let before = file_state(master)?;
     let probe = media::probe(master)?;
+    // Refuse what cannot be converted faithfully before anything is uploaded.
+    media::Conversion::for_file(master, &probe)?;
     let ladder = load_ladder(ladder)?;
     if !(1..=64).contains(&chunk_segments) {
         return Err(FarmError::Permanent(format!(

@@ -41,6 +41,7 @@ pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
                 preset: plan.preset.clone(),
                 profile: plan.profile.clone(),
                 threads: plan.x264_threads,
+                colour: plan.conversion.output,
             });
         }
     }
@@ -57,7 +58,7 @@ pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
             idr_frames: plan.grid.idr_frames,
         };
         let started = std::time::Instant::now();
-        let outs = media::encode_chunk(&file, grid, &todo)?;
+        let outs = media::encode_chunk(&file, grid, &plan.conversion, &todo)?;
         tracing::info!(title = %t, chunk = index, rungs = outs.len(), secs = started.elapsed().as_secs_f64(), "encoded");
         for (settings, out) in todo.iter().zip(outs) {
             let track = to_track(&plan, &chunk, settings, out)?;
@@ -118,6 +119,12 @@ fn to_track(
             avcc: out.avcc,
             width: out.width,
             height: out.height,
+            colour: Some(packager::Colr {
+                primaries: rung.colour.primaries,
+                transfer: rung.colour.transfer,
+                matrix: rung.colour.matrix,
+                full_range: rung.colour.full_range,
+            }),
         },
         timescale,
         reorder_delay,

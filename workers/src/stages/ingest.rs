@@ -91,6 +91,7 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     });
     let plan = Plan {
         probe: split.probe.clone(),
+        conversion: split.conversion.clone(),
         fps,
         frame_count: report.frame_count,
         origin_pts: report.origin_pts,
