@@ -28,6 +28,8 @@ pub struct Progress {
     pub per_title_rungs: Option<usize>,
     /// The master's QC summary, once ingest has inspected it.
     pub qc: Option<String>,
+    /// What is done to the master's pictures (rotation, deinterlace, tone map), once planned.
+    pub conversion: Vec<String>,
 }
 
 /// The title's progress; `None` when the store has no such title.
@@ -59,8 +61,13 @@ pub fn read(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<Progress>, Fa
         .ok()
         .and_then(|b| serde_json::from_slice::<ladders::Decision>(&b).ok())
         .map(|d| d.rungs.len());
+    let conversion = plan
+        .as_ref()
+        .map(|p| p.conversion.describe())
+        .unwrap_or_default();
     Ok(Some(Progress {
         status,
+        conversion,
         planned: plan.is_some(),
         parts_done,
         parts,
@@ -89,8 +96,13 @@ impl Progress {
             .as_ref()
             .map(|q| format!(", master: {q}"))
             .unwrap_or_default();
+        let converted = if self.conversion.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", self.conversion.join(", "))
+        };
         format!(
-            "{}: {:?}, {} of {} parts encoded, {} renditions{ladder}{qc}{error}",
+            "{}: {:?}, {} of {} parts encoded, {} renditions{ladder}{qc}{converted}{error}",
             s.title,
             s.state,
             self.parts_done,

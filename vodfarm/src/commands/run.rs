@@ -113,6 +113,15 @@ pub fn run(args: RunArgs) -> Result<()> {
             eprint!("{}", d.table());
         }
     }
+    if let Ok(plan) = store
+        .get(&keys::plan(&title))
+        .map_err(anyhow::Error::from)
+        .and_then(|b| Ok(serde_json::from_slice::<workers::plan::Plan>(&b)?))
+    {
+        for what in plan.conversion.describe() {
+            eprintln!("master {what}");
+        }
+    }
     println!("{}", hls.display());
     println!("{}", dash.display());
     eprintln!(
