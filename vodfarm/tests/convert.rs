@@ -25,18 +25,31 @@ fn probe(input: &str, entries: &str) -> String {
         .args(["-of", "default=nw=1", input])
         .output()
         .expect("ffprobe runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// Publish `master` with the fixed Apple ladder (quick: no per-title analysis).
+/// A fixed two-rung ladder with bitrate to spare at 360p, so that what VMAF sees at the
+/// top rung is the conversion, not the rate (Apple's 640x360 rung at 365 kbit/s scores
+/// about 88 on this footage even when nothing is converted).
+const LADDER: &str = "name = 'convert-test'\npreset = 'veryfast'\nprofile = 'high'\n\
+rate_control = 'abr'\nmaxrate_ratio = 1.5\nbufsize_ratio = 2.0\naudio_kbps = 128\n\
+[[rung]]\nwidth = 416\nheight = 234\nkbps = 300\n[[rung]]\nwidth = 640\nheight = 360\nkbps = 2500\n";
+
+/// Publish `master` with [`LADDER`] (quick: no per-title analysis).
 fn publish(master: &Path, title: &str) -> (tempfile::TempDir, PathBuf) {
     let store = tempfile::tempdir().unwrap();
+    let ladder = store.path().join("ladder.toml");
+    std::fs::write(&ladder, LADDER).unwrap();
     ok(run_title(
         master,
         title,
         store.path(),
-        &["--ladder", "apple-avc", "--workers", "2"],
+        &["--ladder", ladder.to_str().unwrap(), "--workers", "2"],
     ));
     let origin = store.path().join("origin").join(title);
     (store, origin)
@@ -124,7 +137,12 @@ fn mirrored_master_is_refused_before_upload() {
     let dir = fixture_dir();
     let master = fixtures::convert::mirrored(&dir).unwrap();
     let store = tempfile::tempdir().unwrap();
-    let out = run_title(&master, "mirrored", store.path(), &["--ladder", "apple-avc"]);
+    let out = run_title(
+        &master,
+        "mirrored",
+        store.path(),
+        &["--ladder", "apple-avc"],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -154,7 +172,10 @@ fn interlaced_master_is_deinterlaced() {
     let dir = fixture_dir();
     let master = fixtures::convert::interlaced(&dir).unwrap();
     let (fields, _) = idet(master.to_str().unwrap());
-    assert!(fields > 50, "the fixture itself must look interlaced to idet");
+    assert!(
+        fields > 50,
+        "the fixture itself must look interlaced to idet"
+    );
     let (store, origin) = publish(&master, "interlaced");
     let (top, w, h) = renditions(&origin).pop().unwrap();
     let out = decoded(&top, &store.path().join("top.mkv"));
@@ -189,7 +210,9 @@ fn mean_luma(input: &str, filter: &str, tmp: &Path) -> f64 {
         if filter.is_empty() { "" } else { "," },
         file.display()
     );
-    ffmpeg(&["-v", "error", "-i", input, "-vf", &chain, "-an", "-f", "null", "-"]);
+    ffmpeg(&[
+        "-v", "error", "-i", input, "-vf", &chain, "-an", "-f", "null", "-",
+    ]);
     let v: Vec<f64> = std::fs::read_to_string(&file)
         .unwrap()
         .lines()
@@ -235,7 +258,8 @@ fn hdr10_master_is_tone_mapped_to_tagged_bt709() {
         (naive - reference_luma).abs() > 4.0 * (ours - reference_luma).abs(),
         "the untone-mapped cut ({naive:.1}) is as close to the reference as ours ({ours:.1})"
     );
-    assert!(vmaf(&reference, &out) >= 90.0);
+    let score = vmaf(&reference, &out);
+    assert!(score >= 90.0, "VMAF against FFmpeg's tone map {score:.2}");
 }
 
 #[test]
@@ -244,9 +268,14 @@ fn vfr_master_runs_at_its_nominal_rate_with_timing_kept() {
     let master = fixtures::convert::vfr(&dir).unwrap();
     let (_store, origin) = publish(&master, "vfr");
     let master_pl = std::fs::read_to_string(origin.join("master.m3u8")).unwrap();
+    let rates: Vec<f64> = master_pl
+        .split("FRAME-RATE=")
+        .skip(1)
+        .map(|r| r.split([',', '\n']).next().unwrap().parse().unwrap())
+        .collect();
     assert!(
-        master_pl.contains("FRAME-RATE=30.000"),
-        "nominal 30 fps expected: {master_pl}"
+        !rates.is_empty() && rates.iter().all(|&r| r == 30.0),
+        "nominal 30 fps expected (the average is 27): {master_pl}"
     );
     let (top, ..) = renditions(&origin).pop().unwrap();
     // 4 s at 30 fps: the dropped frames are held, not squeezed out.
