@@ -146,7 +146,7 @@ pub struct ContentLight {
 
 /// The picture's colour description as decoded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Colour {
+pub struct ColourFound {
     pub pixel_format: String,
     pub bit_depth: u32,
     /// FFmpeg's names: bt709, bt2020, smpte2084, arib-std-b67, bt2020nc, tv, pc, or
@@ -226,7 +226,7 @@ pub struct Inspection {
     pub frozen: Vec<Stretch>,
     pub audio: Vec<AudioTrackCheck>,
     pub interlace: Interlace,
-    pub colour: Colour,
+    pub colour: ColourFound,
     pub geometry: Geometry,
     pub timing: Timing,
     pub cost: InspectCost,
@@ -688,7 +688,7 @@ struct RawContentLight {
     MaxFALL: std::os::raw::c_uint,
 }
 
-fn colour_of(f: &frame::Video, stream: &ffmpeg_next::format::stream::Stream) -> Colour {
+fn colour_of(f: &frame::Video, stream: &ffmpeg_next::format::stream::Stream) -> ColourFound {
     use ffmpeg_next::ffi;
     let fmt: ffi::AVPixelFormat = f.format().into();
     // SAFETY: FFmpeg's descriptor table is static; the frame is a live decoded frame.
@@ -757,7 +757,7 @@ fn colour_of(f: &frame::Video, stream: &ffmpeg_next::format::stream::Stream) -> 
             max_fall: c.MaxFALL,
         })
     });
-    Colour {
+    ColourFound {
         pixel_format,
         bit_depth,
         primaries,
@@ -1163,7 +1163,7 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
             frames_measured: idet_frames,
             interlaced,
         },
-        colour: st.colour.unwrap_or(Colour {
+        colour: st.colour.unwrap_or(ColourFound {
             pixel_format: "unknown".into(),
             bit_depth: 0,
             primaries: "unknown".into(),
@@ -1211,7 +1211,7 @@ struct VideoState {
     idet: Option<VideoFilters>,
     /// Graphs replaced after a change of size or format, flushed, kept for their results.
     retired: Vec<VideoFilters>,
-    colour: Option<Colour>,
+    colour: Option<ColourFound>,
     sar: Option<Rational>,
     coded_interlaced: u64,
     whole: u64,

@@ -27,7 +27,7 @@ pub use audio::{encode_audio, AudioOutput, AudioSettings, AAC_FRAME};
 pub use convert::{Colour, Conversion, ConversionRefused, HdrTransfer};
 pub use error::MediaError;
 pub use inspect::{
-    inspect, AudioTrackCheck, Colour, Completeness, ContentLight, Geometry, InspectCost,
+    inspect, AudioTrackCheck, ColourFound, Completeness, ContentLight, Geometry, InspectCost,
     InspectOptions, Inspection, Interlace, MasteringDisplay, Stretch, Timing, Truncated,
 };
 pub use open::{open_untrusted, ALLOWED_DEMUXERS};

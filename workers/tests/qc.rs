@@ -183,7 +183,7 @@ fn submitted_truncated_master_fails_at_ingest_then_takes_accept_truncated() {
 #[test]
 fn interlace_hdr_rotation_and_vfr_are_measured() {
     let opts = workers::qc::options();
-    let i = media::inspect(&fixtures::qc::interlaced(&dir()).unwrap(), &opts).unwrap();
+    let i = media::inspect(&fixtures::convert::interlaced(&dir()).unwrap(), &opts).unwrap();
     assert_eq!(i.interlace.field_order, "tt");
     assert!(i.interlace.interlaced, "{:?}", i.interlace);
     assert!(
@@ -192,7 +192,7 @@ fn interlace_hdr_rotation_and_vfr_are_measured() {
         i.interlace
     );
 
-    let i = media::inspect(&fixtures::qc::hdr10(&dir()).unwrap(), &opts).unwrap();
+    let i = media::inspect(&fixtures::convert::hdr10(&dir()).unwrap(), &opts).unwrap();
     let c = &i.colour;
     assert_eq!(
         (c.primaries.as_str(), c.transfer.as_str(), c.matrix.as_str()),
@@ -207,14 +207,15 @@ fn interlace_hdr_rotation_and_vfr_are_measured() {
     assert_eq!((cl.max_cll, cl.max_fall), (1000, 400));
     assert!(i.warnings().iter().any(|w| w == "HDR (pq)"));
 
-    let i = media::inspect(&fixtures::qc::rotated(&dir()).unwrap(), &opts).unwrap();
+    let i = media::inspect(&fixtures::convert::rotated(&dir()).unwrap(), &opts).unwrap();
     assert_eq!((i.geometry.rotation, i.geometry.flipped), (90, false));
     assert!(i.geometry.display_matrix.is_some());
 
-    let i = media::inspect(&fixtures::qc::vfr(&dir()).unwrap(), &opts).unwrap();
+    let i = media::inspect(&fixtures::convert::vfr(&dir()).unwrap(), &opts).unwrap();
     let t = &i.timing;
     assert!(t.variable, "{t:?}");
-    assert_eq!(i.completeness.decoded_frames, 72);
-    assert!((t.mean_rate - 24.0).abs() < 0.5, "{t:?}");
+    // 30 fps with every tenth frame dropped, 4 s.
+    assert_eq!(i.completeness.decoded_frames, 108);
+    assert!((t.mean_rate - 27.0).abs() < 0.5, "{t:?}");
     assert!((t.longest_interval_s - 2.0 / 30.0).abs() < 1e-3, "{t:?}");
 }

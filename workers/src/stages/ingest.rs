@@ -56,6 +56,11 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         req.chunk_segments,
         &tmp.path().join("chunks"),
     )?;
+    if qc.inspection.interlace.interlaced && !split.conversion.deinterlace {
+        // The stream does not say so, but idet sees fields (a master flagged progressive
+        // by its encoder): deinterlacing is what keeps the combing out.
+        split.conversion.deinterlace = true;
+    }
     if let Some(n) = qc.published_frames {
         // An accepted truncated master: the title is what decodes whole, not what the
         // demuxer hands out (a frame cut short at the end is read but does not decode).
