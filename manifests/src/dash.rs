@@ -44,6 +44,13 @@ fn segment_template(out: &mut String, timescale: u32, segments: &[SegmentInfo]) 
     out.push_str("        </SegmentTemplate>\n");
 }
 
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// The MPD. Segment numbers start at 1 in every representation.
 pub fn mpd(p: &Presentation) -> String {
     let dur = iso_duration(p.duration_s());
@@ -73,11 +80,22 @@ pub fn mpd(p: &Presentation) -> String {
         }
         o.push_str("    </AdaptationSet>\n");
     }
-    if let Some(a) = &p.audio {
+    // One adaptation set per audio rendition: per language (track) and channel
+    // configuration, so that players offer each as a track; the default track's sets
+    // have Role main, the others alternate.
+    for (i, a) in p.audio.iter().enumerate() {
         let (peak, _) = a.bitrates();
         let _ = writeln!(
             o,
-            "    <AdaptationSet id=\"1\" contentType=\"audio\" mimeType=\"audio/mp4\" lang=\"und\" segmentAlignment=\"true\" startWithSAP=\"1\">"
+            "    <AdaptationSet id=\"{}\" contentType=\"audio\" mimeType=\"audio/mp4\" lang=\"{}\" segmentAlignment=\"true\" startWithSAP=\"1\">",
+            i + 1,
+            xml_escape(&a.language)
+        );
+        let _ = writeln!(o, "      <Label>{}</Label>", xml_escape(&a.name));
+        let _ = writeln!(
+            o,
+            "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"{}\"/>",
+            if a.default { "main" } else { "alternate" }
         );
         let _ = writeln!(
             o,

@@ -8,7 +8,46 @@ use m3u8_rs::{
 use crate::model::SegmentInfo;
 use crate::{AudioTrack, Presentation, VideoTrack};
 
-pub const AUDIO_GROUP: &str = "aac";
+/// The stereo AAC group, which every title with audio has.
+pub const AUDIO_GROUP: &str = "aac-2ch";
+
+/// The audio groups of the master playlist, each with one codec at one channel
+/// configuration (players reject a variant whose CODECS misses a codec of its group):
+/// stereo AAC with every track, and, when some track has 5.1, a 5.1 group with each
+/// track's 5.1 rendition, or its stereo one where the master's track has no 5.1, so
+/// that every language is offered whichever group a variant names.
+pub fn audio_groups(p: &Presentation) -> Vec<(String, Vec<&AudioTrack>)> {
+    let mut configs: Vec<(&str, u16)> = Vec::new();
+    for a in &p.audio {
+        if !configs.contains(&(a.codecs.as_str(), a.channels)) {
+            configs.push((a.codecs.as_str(), a.channels));
+        }
+    }
+    configs.sort_by_key(|(_, ch)| *ch);
+    let mut tracks: Vec<u32> = p.audio.iter().map(|a| a.track).collect();
+    tracks.dedup();
+    configs
+        .iter()
+        .map(|&(codecs, channels)| {
+            let family = if codecs.starts_with("mp4a.40.") {
+                "aac"
+            } else {
+                codecs.split('.').next().unwrap_or("audio")
+            };
+            let members = tracks
+                .iter()
+                .filter_map(|&t| {
+                    let of_track = || p.audio.iter().filter(move |a| a.track == t);
+                    of_track()
+                        .find(|a| a.codecs == codecs && a.channels == channels)
+                        .or_else(|| of_track().find(|a| a.codecs == codecs))
+                        .or_else(|| of_track().next())
+                })
+                .collect();
+            (format!("{family}-{channels}ch"), members)
+        })
+        .collect()
+}
 
 fn text(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
     let mut out = Vec::new();
@@ -35,10 +74,10 @@ fn target_duration(segments: &[SegmentInfo], timescale: u32) -> u64 {
 
 /// The master playlist: one variant per video rendition (best first is not required;
 /// we list them from the one nearest 2 Mbit/s, the Apple default, then ascending),
-/// the audio rendition in an EXT-X-MEDIA group, and one I-frame variant each.
+/// every audio rendition in an EXT-X-MEDIA group ([`audio_groups`]), and one I-frame
+/// variant each.
 pub fn master_playlist(p: &Presentation) -> String {
-    let (apeak, aavg) = p.audio.as_ref().map(|a| a.bitrates()).unwrap_or((0, 0));
-    let audio_codec = p.audio.as_ref().map(|a| a.codecs.clone());
+    let groups = audio_groups(p);
     let mut order: Vec<&VideoTrack> = p.video.iter().collect();
     // Default (first) variant: the one closest to 2 Mbit/s.
     if let Some(pos) = order
@@ -50,25 +89,47 @@ pub fn master_playlist(p: &Presentation) -> String {
         let first = order.remove(pos);
         order.insert(0, first);
     }
+    // Each rung once per audio group (stereo first, so the default variant is stereo);
+    // its bitrates include the group's largest audio rendition, its CODECS every codec
+    // of the group.
+    let with_audio: Vec<(Option<&str>, u64, u64, Vec<&str>)> = if groups.is_empty() {
+        vec![(None, 0, 0, Vec::new())]
+    } else {
+        groups
+            .iter()
+            .map(|(id, members)| {
+                let peak = members.iter().map(|a| a.bitrates().0).max().unwrap_or(0);
+                let avg = members.iter().map(|a| a.bitrates().1).max().unwrap_or(0);
+                let mut codecs: Vec<&str> = Vec::new();
+                for a in members {
+                    if !codecs.contains(&a.codecs.as_str()) {
+                        codecs.push(&a.codecs);
+                    }
+                }
+                (Some(id.as_str()), peak, avg, codecs)
+            })
+            .collect()
+    };
     let mut variants = Vec::new();
-    for v in &order {
-        let (peak, avg) = v.bitrates();
-        variants.push(VariantStream {
-            uri: format!("{}/playlist.m3u8", v.id),
-            bandwidth: peak + apeak,
-            average_bandwidth: Some(avg + aavg),
-            codecs: Some(match &audio_codec {
-                Some(a) => format!("{},{a}", v.codecs),
-                None => v.codecs.clone(),
-            }),
-            resolution: Some(Resolution {
-                width: v.width as u64,
-                height: v.height as u64,
-            }),
-            frame_rate: Some((v.frame_rate() * 1000.0).round() / 1000.0),
-            audio: p.audio.as_ref().map(|_| AUDIO_GROUP.to_string()),
-            ..Default::default()
-        });
+    for (group, apeak, aavg, acodecs) in &with_audio {
+        for v in &order {
+            let (peak, avg) = v.bitrates();
+            let mut codecs = vec![v.codecs.as_str()];
+            codecs.extend(acodecs.iter().copied());
+            variants.push(VariantStream {
+                uri: format!("{}/playlist.m3u8", v.id),
+                bandwidth: peak + apeak,
+                average_bandwidth: Some(avg + aavg),
+                codecs: Some(codecs.join(",")),
+                resolution: Some(Resolution {
+                    width: v.width as u64,
+                    height: v.height as u64,
+                }),
+                frame_rate: Some((v.frame_rate() * 1000.0).round() / 1000.0),
+                audio: group.map(str::to_string),
+                ..Default::default()
+            });
+        }
     }
     for v in &order {
         variants.push(VariantStream {
@@ -83,19 +144,20 @@ pub fn master_playlist(p: &Presentation) -> String {
             ..Default::default()
         });
     }
-    let alternatives = p
-        .audio
+    let alternatives = groups
         .iter()
-        .map(|a| AlternativeMedia {
-            media_type: AlternativeMediaType::Audio,
-            uri: Some(format!("{}/playlist.m3u8", a.id)),
-            group_id: AUDIO_GROUP.into(),
-            language: Some("und".into()),
-            name: "Main".into(),
-            default: true,
-            autoselect: true,
-            channels: Some(a.channels.to_string()),
-            ..Default::default()
+        .flat_map(|(id, members)| {
+            members.iter().map(move |a| AlternativeMedia {
+                media_type: AlternativeMediaType::Audio,
+                uri: Some(format!("{}/playlist.m3u8", a.id)),
+                group_id: id.clone(),
+                language: Some(a.language.clone()),
+                name: a.name.clone(),
+                default: a.default,
+                autoselect: true,
+                channels: Some(a.channels.to_string()),
+                ..Default::default()
+            })
         })
         .collect();
     let m = MasterPlaylist {

@@ -6,9 +6,12 @@
 mod codec;
 mod dash;
 mod hls;
+pub mod language;
 mod model;
 
 pub use codec::{avc_codec_string, CodecError};
 pub use dash::mpd;
-pub use hls::{audio_playlist, iframe_playlist, master_playlist, media_playlist, AUDIO_GROUP};
+pub use hls::{
+    audio_groups, audio_playlist, iframe_playlist, master_playlist, media_playlist, AUDIO_GROUP,
+};
 pub use model::{AudioTrack, IFrameInfo, Presentation, SegmentInfo, VideoTrack};

@@ -33,9 +33,22 @@ pub struct VideoTrack {
     pub segments: Vec<SegmentInfo>,
 }
 
+/// One audio rendition: one of the master's tracks at one channel configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioTrack {
     pub id: String,
+    /// The master's track it is made from, 1-based in stream order.
+    #[serde(default = "first_track")]
+    pub track: u32,
+    /// BCP 47 tag (`en`, `fr`, `und`).
+    #[serde(default = "undetermined")]
+    pub language: String,
+    /// What players show: the language's name, or "Track N".
+    #[serde(default)]
+    pub name: String,
+    /// The title's default track (the master's first).
+    #[serde(default)]
+    pub default: bool,
     pub codecs: String,
     pub channels: u16,
     pub sample_rate: u32,
@@ -46,7 +59,16 @@ pub struct AudioTrack {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Presentation {
     pub video: Vec<VideoTrack>,
-    pub audio: Option<AudioTrack>,
+    /// Every audio rendition: per master track, stereo, plus 5.1 when the track has it.
+    pub audio: Vec<AudioTrack>,
+}
+
+fn first_track() -> u32 {
+    1
+}
+
+fn undetermined() -> String {
+    crate::language::UNDETERMINED.into()
 }
 
 fn secs(ticks: u64, timescale: u32) -> f64 {

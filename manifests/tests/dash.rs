@@ -126,7 +126,7 @@ fn audio_representation() {
     let m = parse(&mpd(&p));
     let (_, a) = sets(&m);
     let a = a.expect("audio set");
-    let t = p.audio.as_ref().unwrap();
+    let t = &p.audio[0];
     assert_eq!(a.mimeType.as_deref(), Some("audio/mp4"));
     assert_eq!(a.lang.as_deref(), Some("und"));
     assert_eq!(a.representations.len(), 1);
@@ -151,7 +151,7 @@ fn audio_representation() {
 #[test]
 fn no_audio_means_no_audio_set() {
     let mut p = presentation();
-    p.audio = None;
+    p.audio = Vec::new();
     let m = parse(&mpd(&p));
     assert_eq!(m.periods[0].adaptations.len(), 1);
     assert!(sets(&m).1.is_none());
@@ -161,7 +161,7 @@ fn no_audio_means_no_audio_set() {
 fn a_gap_in_the_timeline_restarts_it_with_an_explicit_time() {
     let mut p = Presentation {
         video: vec![video("v", 640, 360, [1000, 1000, 1000, 1000])],
-        audio: None,
+        audio: vec![],
     };
     // Segment 3 starts late (a missing span), segment 4 follows it.
     p.video[0].segments[2].start += 1001;
@@ -196,7 +196,7 @@ proptest! {
             .collect();
         let mut v = video("v", 640, 360, [1, 1, 1, 1]);
         v.segments = segments;
-        let p = Presentation { video: vec![v], audio: None };
+        let p = Presentation { video: vec![v], audio: vec![] };
         let m = parse(&mpd(&p));
         let st = sets(&m).0.representations[0].SegmentTemplate.clone().unwrap();
         prop_assert_eq!(expand(&st), spans(&p.video[0].segments));

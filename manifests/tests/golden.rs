@@ -25,7 +25,7 @@ fn video_playlists() {
 fn audio() {
     golden(
         "audio-playlist.m3u8",
-        &audio_playlist(presentation().audio.as_ref().unwrap()),
+        &audio_playlist(&presentation().audio[0]),
     );
 }
 

@@ -36,7 +36,7 @@ fn master_lists_every_rung_with_measured_bitrates_and_the_audio_group() {
     assert_eq!(m.version, Some(7));
     assert!(m.independent_segments);
 
-    let (apeak, amean) = expected_bitrates(&p.audio.as_ref().unwrap().segments, 48_000);
+    let (apeak, amean) = expected_bitrates(&&p.audio[0].segments, 48_000);
     let v = streams(&m);
     // The default (first) variant is the one nearest 2 Mbit/s; the rest keep their order.
     let ids: Vec<&str> = v.iter().map(|s| s.uri.as_str()).collect();
@@ -106,7 +106,7 @@ fn master_lists_an_iframe_variant_per_rung() {
 #[test]
 fn master_without_audio_has_no_group() {
     let mut p = presentation();
-    p.audio = None;
+    p.audio = Vec::new();
     let m = parse_master(&master_playlist(&p));
     assert!(m.alternatives.is_empty());
     for s in streams(&m) {
@@ -127,7 +127,7 @@ fn a_single_rung_is_the_default() {
             720,
             [1_001_000, 1_300_000, 900_000, 420_000],
         )],
-        audio: None,
+        audio: vec![],
     };
     let m = parse_master(&master_playlist(&p));
     assert_eq!(streams(&m).len(), 1);

@@ -60,6 +60,10 @@ pub fn video(id: &str, width: u32, height: u32, bytes: [u64; 4]) -> VideoTrack {
 pub fn audio() -> AudioTrack {
     AudioTrack {
         id: "audio".into(),
+        track: 1,
+        language: "und".into(),
+        name: "Track 1".into(),
+        default: true,
         codecs: "mp4a.40.2".into(),
         channels: 2,
         sample_rate: 48_000,
@@ -76,7 +80,7 @@ pub fn presentation() -> Presentation {
             video("v540", 960, 540, [500_500, 600_000, 450_000, 230_000]),
             video("v720", 1280, 720, [1_001_000, 1_300_000, 900_000, 420_000]),
         ],
-        audio: Some(audio()),
+        audio: vec![audio()],
     }
 }
 

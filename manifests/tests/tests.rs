@@ -6,3 +6,4 @@ mod dash;
 mod golden;
 mod hls;
 mod support;
+mod tracks;

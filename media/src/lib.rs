@@ -23,7 +23,7 @@ mod synth;
 mod video;
 
 pub use analysis::{analyse_window, AnalysisSettings, PointMeasure, ProbePoint};
-pub use audio::{encode_audio, AudioOutput, AudioSettings, AAC_FRAME};
+pub use audio::{encode_audio, measure_loudness, AudioOutput, AudioSettings, Loudness, AAC_FRAME};
 pub use convert::{Colour, Conversion, ConversionRefused, HdrTransfer};
 pub use error::MediaError;
 pub use inspect::{

@@ -19,6 +19,13 @@ const MAX_STREAMS: u64 = 64;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioInfo {
+    /// The stream's index in the master (what the audio stage decodes).
+    #[serde(default)]
+    pub stream_index: usize,
+    /// The stream's `language` tag as stored (ISO 639-2 in MP4/MKV, say "eng"); `None`
+    /// when untagged or tagged "und".
+    #[serde(default)]
+    pub language: Option<String>,
     pub codec: String,
     pub sample_rate: u32,
     pub channels: u16,
@@ -51,7 +58,11 @@ pub struct ProbeInfo {
     /// "unknown".
     #[serde(default)]
     pub field_order: String,
+    /// The first audio track (the one a single-track player would pick).
     pub audio: Option<AudioInfo>,
+    /// Every audio stream, in stream order: each becomes its own rendition.
+    #[serde(default)]
+    pub audio_tracks: Vec<AudioInfo>,
 }
 
 fn unspecified_colour() -> Colour {
@@ -217,19 +228,35 @@ pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
     let (rotation, mirrored) = rotation_of(&vstream);
     let pixel_format = format!("{:?}", dec.format()).to_lowercase();
     let (colour, field_order) = colour_and_fields(&params, dec.format());
-    let audio = ictx.streams().best(media::Type::Audio).and_then(|a| {
-        let actx = codec::context::Context::from_parameters(a.parameters()).ok()?;
+    let mut audio_tracks = Vec::new();
+    for a in ictx.streams() {
+        if a.parameters().medium() != media::Type::Audio {
+            continue;
+        }
+        // A track we cannot decode cannot be published faithfully: refuse the master
+        // rather than drop the track without a word.
+        let undecodable = |e: ffmpeg_next::Error| MediaError::Corrupt {
+            path: path.into(),
+            detail: format!("audio stream {} cannot be decoded: {e}", a.index()),
+        };
+        let actx = codec::context::Context::from_parameters(a.parameters()).map_err(undecodable)?;
         let codec = actx.id().name().to_string();
-        let dec = actx.decoder().audio().ok()?;
-        let channels = dec.channels();
-        let layout = crate::audio::layout_name(&dec);
-        Some(AudioInfo {
+        let dec = actx.decoder().audio().map_err(undecodable)?;
+        let language = a
+            .metadata()
+            .get("language")
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty() && l != "und");
+        audio_tracks.push(AudioInfo {
+            stream_index: a.index(),
+            language,
             codec,
             sample_rate: dec.rate(),
-            channels,
-            layout,
-        })
-    });
+            channels: dec.channels(),
+            layout: crate::audio::layout_name(&dec),
+        });
+    }
+    let audio = audio_tracks.first().cloned();
     Ok(ProbeInfo {
         container,
         video_codec,
@@ -245,6 +272,7 @@ pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
         colour,
         field_order,
         audio,
+        audio_tracks,
     })
 }
 

@@ -255,6 +255,19 @@ pub struct TitleArgs {
     /// work/<ID>/inspection.json say so.
     #[arg(long)]
     pub accept_truncated: bool,
+    /// Language of a master audio track, overriding its tag: TRACK=CODE, tracks
+    /// numbered from 1 in stream order, CODE ISO 639-1 or 639-2 (fr, fra, pt-BR).
+    /// Repeat for several tracks. Untagged tracks are `und`.
+    #[arg(long = "audio-lang", value_name = "TRACK=CODE")]
+    pub audio_lang: Vec<String>,
+    /// Integrated loudness (EBU R128 / ITU-R BS.1770) every audio rendition is
+    /// normalised to, in LKFS (-40 to -5).
+    #[arg(long, default_value_t = workers::plan::DEFAULT_LOUDNESS_LKFS, allow_negative_numbers = true, value_name = "LKFS")]
+    pub loudness: f64,
+    /// True-peak ceiling in dBTP (-9 to 0): a limiter is added where the loudness
+    /// gain would take peaks past it.
+    #[arg(long, default_value_t = workers::plan::DEFAULT_TRUE_PEAK_DBTP, allow_negative_numbers = true, value_name = "DBTP")]
+    pub true_peak: f64,
 }
 
 pub fn parse_tier(s: &str) -> Result<placement::Tier, String> {
@@ -270,6 +283,9 @@ impl From<&TitleArgs> for workers::submit::TitleSettings {
             chunk_segments: a.chunk_segments,
             tier: a.tier,
             accept_truncated: a.accept_truncated,
+            audio_lang: a.audio_lang.clone(),
+            loudness_lkfs: a.loudness,
+            true_peak_dbtp: a.true_peak,
         }
     }
 }

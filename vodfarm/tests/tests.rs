@@ -5,6 +5,7 @@
 
 mod support;
 
+mod audio;
 mod bad_input;
 mod chaos;
 mod convert;

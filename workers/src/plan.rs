@@ -28,6 +28,98 @@ pub struct Request {
     /// The master's size when it was probed and hashed; the stored copy must match.
     #[serde(default)]
     pub master_bytes: u64,
+    /// Audio: language overrides and the loudness target.
+    #[serde(default)]
+    pub audio: AudioRequest,
+}
+
+/// What content ops asked of the audio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioRequest {
+    /// Language (BCP 47) of master audio tracks by number (1-based, stream order),
+    /// overriding the master's tags.
+    #[serde(default)]
+    pub languages: std::collections::BTreeMap<u32, String>,
+    /// Integrated loudness every audio rendition is normalised to, LKFS (= LUFS).
+    pub loudness_lkfs: f64,
+    /// True-peak ceiling, dBTP.
+    pub true_peak_dbtp: f64,
+}
+
+impl Default for AudioRequest {
+    fn default() -> Self {
+        Self {
+            languages: Default::default(),
+            loudness_lkfs: DEFAULT_LOUDNESS_LKFS,
+            true_peak_dbtp: DEFAULT_TRUE_PEAK_DBTP,
+        }
+    }
+}
+
+/// ATSC A/85's integrated loudness, the default target.
+pub const DEFAULT_LOUDNESS_LKFS: f64 = -24.0;
+/// The default true-peak ceiling.
+pub const DEFAULT_TRUE_PEAK_DBTP: f64 = -2.0;
+/// Targets accepted for the integrated loudness, LKFS.
+pub const LOUDNESS_RANGE: std::ops::RangeInclusive<f64> = -40.0..=-5.0;
+/// Ceilings accepted for the true peak, dBTP.
+pub const TRUE_PEAK_RANGE: std::ops::RangeInclusive<f64> = -9.0..=0.0;
+/// Below this integrated loudness a track is silence (BS.1770's absolute gate): it is
+/// left as it is rather than amplified.
+pub const SILENCE_LUFS: f64 = -70.0;
+/// Head-room the limiter keeps under the true-peak ceiling for peaks between samples
+/// and the AAC encoder's overshoot (it limits sample peaks).
+pub const LIMITER_MARGIN_DB: f64 = 1.0;
+
+/// How one audio rendition's loudness is normalised: measured, then one linear gain
+/// for the whole title, plus a limiter only when the gain would take the true peak
+/// over the ceiling.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoudnessPlan {
+    /// The track as this rendition carries it (resampled, downmixed), before the gain.
+    pub measured: media::Loudness,
+    /// Integrated loudness aimed at, LKFS.
+    pub target_lkfs: f64,
+    /// True-peak ceiling, dBTP.
+    pub true_peak_max_dbtp: f64,
+    /// Gain applied, dB.
+    pub gain_db: f64,
+    /// The limiter's sample-peak ceiling, dBFS, when one is needed.
+    pub limiter_dbfs: Option<f64>,
+}
+
+impl LoudnessPlan {
+    /// The gain that brings `measured` to `target_lkfs`, and a limiter if the true
+    /// peak would then pass `true_peak_max_dbtp`. Silence is left alone.
+    pub fn new(measured: media::Loudness, target_lkfs: f64, true_peak_max_dbtp: f64) -> Self {
+        let gain_db = if measured.integrated_lufs <= SILENCE_LUFS {
+            0.0
+        } else {
+            target_lkfs - measured.integrated_lufs
+        };
+        let limiter_dbfs = (measured.true_peak_dbtp + gain_db > true_peak_max_dbtp)
+            .then_some(true_peak_max_dbtp - LIMITER_MARGIN_DB);
+        Self {
+            measured,
+            target_lkfs,
+            true_peak_max_dbtp,
+            gain_db,
+            limiter_dbfs,
+        }
+    }
+
+    /// "-40.1 LUFS, LRA 3.2 LU, -31.0 dBTP → +15.1 dB (limiter at -3.0 dBFS)".
+    pub fn describe(&self) -> String {
+        let m = &self.measured;
+        let limiter = self
+            .limiter_dbfs
+            .map(|l| format!(", limiter at {l:.1} dBFS"))
+            .unwrap_or_default();
+        format!(
+            "measured {:.1} LUFS, LRA {:.1} LU, true peak {:.1} dBTP; gain {:+.1} dB to {:.0} LKFS{limiter}",
+            m.integrated_lufs, m.range_lu, m.true_peak_dbtp, self.gain_db, self.target_lkfs
+        )
+    }
 }
 
 /// A fixed ladder, or a per-title policy whose rungs ingest chooses from the title.
@@ -88,17 +180,32 @@ pub struct ChunkPlan {
     pub end_frame: u64,
 }
 
-/// The title's audio rendition (AAC), when the master has audio.
+/// One audio rendition (AAC-LC): one of the master's tracks, stereo or 5.1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioPlan {
-    /// The rendition id, used in its keys and the manifests.
+    /// The rendition id, used in its keys and the manifests: language, bitrate and
+    /// channels (`a-en-128k-2ch`).
     pub id: String,
+    /// The master's audio track, 1-based in stream order.
+    pub track: u32,
+    /// The track's stream index in the master.
+    pub stream_index: usize,
+    /// BCP 47 language tag (`und` when neither the master nor the request names one).
+    pub language: String,
+    /// What players show: the language's name, or "Track N".
+    pub name: String,
+    /// The default track (the master's first).
+    pub default: bool,
+    /// Output channels: 2, or 6 for a 5.1 rendition.
+    pub channels: u16,
     /// Target bitrate in bit/s.
     pub bitrate: u64,
     /// Output sample rate in Hz.
     pub sample_rate: u32,
     /// Samples in the title: the video's duration at `sample_rate`, rounded.
     pub total_samples: u64,
+    /// Measured loudness and the normalisation applied.
+    pub loudness: LoudnessPlan,
 }
 
 /// What ingest decided for a title (`work/<title>/plan.json`); every later stage reads it.
@@ -128,8 +235,9 @@ pub struct Plan {
     pub chunks: Vec<ChunkPlan>,
     /// The video renditions, fitted to the master.
     pub rungs: Vec<FittedRung>,
-    /// The audio rendition; `None` when the master has no audio.
-    pub audio: Option<AudioPlan>,
+    /// The audio renditions, per master track in order (stereo, then 5.1); empty
+    /// when the master has no audio.
+    pub audio: Vec<AudioPlan>,
     /// The x264 preset every rung is encoded with.
     pub preset: String,
     /// The H.264 profile every rung is encoded with.
@@ -154,9 +262,28 @@ impl Plan {
         self.frame_count as f64 * self.fps.den as f64 / self.fps.num as f64
     }
 
-    /// Parts whose completion triggers packaging: every chunk, plus audio.
+    /// Parts whose completion triggers packaging: every chunk, plus audio (one job
+    /// for every audio rendition).
     pub fn parts(&self) -> usize {
-        self.chunks.len() + usize::from(self.audio.is_some())
+        self.chunks.len() + usize::from(!self.audio.is_empty())
+    }
+
+    /// One line per audio rendition: what it is and its loudness normalisation.
+    pub fn audio_lines(&self) -> Vec<String> {
+        self.audio
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} (track {}, {}, \"{}\"{}): {}",
+                    a.id,
+                    a.track,
+                    a.language,
+                    a.name,
+                    if a.default { ", default" } else { "" },
+                    a.loudness.describe()
+                )
+            })
+            .collect()
     }
 
     /// Segment boundaries for video in its time scale.
@@ -170,7 +297,7 @@ impl Plan {
 
     /// Boundaries of `frames`-long spans (segments or chunks) in audio samples.
     pub fn audio_cut(&self, frames: u64) -> packager::SegmentCut {
-        let rate = self.audio.as_ref().map(|a| a.sample_rate).unwrap_or(48_000) as u64;
+        let rate = self.audio.first().map(|a| a.sample_rate).unwrap_or(48_000) as u64;
         packager::SegmentCut {
             num: frames * self.fps.den as u64 * rate,
             den: self.fps.num as u64,

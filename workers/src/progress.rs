@@ -30,6 +30,8 @@ pub struct Progress {
     pub qc: Option<String>,
     /// What is done to the master's pictures (rotation, deinterlace, tone map), once planned.
     pub conversion: Vec<String>,
+    /// Each audio rendition and its loudness normalisation (from the plan).
+    pub audio: Vec<String>,
 }
 
 /// The title's progress; `None` when the store has no such title.
@@ -44,7 +46,7 @@ pub fn read(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<Progress>, Fa
     };
     let parts_done = store.list(&keys::done_prefix(t))?.len();
     let (parts, tracks) = match &plan {
-        Some(p) => (p.parts(), p.rungs.len() + usize::from(p.audio.is_some())),
+        Some(p) => (p.parts(), p.rungs.len() + p.audio.len()),
         None => (status.chunks, status.renditions.len()),
     };
     let tracks_packaged = if plan.is_some() {
@@ -75,11 +77,12 @@ pub fn read(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<Progress>, Fa
         tracks,
         per_title_rungs,
         qc: crate::qc::read(store, t).map(|r| r.summary()),
+        audio: plan.as_ref().map(Plan::audio_lines).unwrap_or_default(),
     }))
 }
 
 impl Progress {
-    /// One line for `vodfarm status`.
+    /// One line for `vodfarm status`, then one indented line per audio rendition.
     pub fn line(&self) -> String {
         let s = &self.status;
         let ladder = self
@@ -101,8 +104,13 @@ impl Progress {
         } else {
             format!(", {}", self.conversion.join(", "))
         };
+        let audio: String = self
+            .audio
+            .iter()
+            .map(|a| format!("\n  audio {a}"))
+            .collect();
         format!(
-            "{}: {:?}, {} of {} parts encoded, {} renditions{ladder}{qc}{converted}{error}",
+            "{}: {:?}, {} of {} parts encoded, {} renditions{ladder}{qc}{converted}{error}{audio}",
             s.title,
             s.state,
             self.parts_done,

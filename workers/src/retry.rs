@@ -82,7 +82,7 @@ pub fn retry(
                     parts.push(part);
                 }
             }
-            if plan.audio.is_some() && !is_done(AUDIO_PART) {
+            if !plan.audio.is_empty() && !is_done(AUDIO_PART) {
                 parts.push(AUDIO_PART.to_string());
             }
             // The failed attempt's claims: whoever held them is gone.

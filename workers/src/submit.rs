@@ -29,6 +29,12 @@ pub struct TitleSettings {
     pub tier: Option<placement::Tier>,
     /// Publish what decodes of a truncated master instead of refusing it.
     pub accept_truncated: bool,
+    /// Audio track languages as given (`1=fr`: track 1, 1-based in stream order).
+    pub audio_lang: Vec<String>,
+    /// Integrated loudness target, LKFS.
+    pub loudness_lkfs: f64,
+    /// True-peak ceiling, dBTP.
+    pub true_peak_dbtp: f64,
 }
 
 impl Default for TitleSettings {
@@ -39,8 +45,67 @@ impl Default for TitleSettings {
             chunk_segments: 2,
             tier: None,
             accept_truncated: false,
+            audio_lang: Vec::new(),
+            loudness_lkfs: crate::plan::DEFAULT_LOUDNESS_LKFS,
+            true_peak_dbtp: crate::plan::DEFAULT_TRUE_PEAK_DBTP,
         }
     }
+}
+
+/// The audio part of a request: `--audio-lang N=CODE` checked against the master's
+/// audio tracks and the language table, the loudness target against its range.
+pub fn audio_request(
+    probe: &media::ProbeInfo,
+    audio_lang: &[String],
+    loudness_lkfs: f64,
+    true_peak_dbtp: f64,
+) -> Result<crate::plan::AudioRequest, FarmError> {
+    use crate::plan::{LOUDNESS_RANGE, TRUE_PEAK_RANGE};
+    let tracks = probe.audio_tracks.len();
+    let mut languages = std::collections::BTreeMap::new();
+    for given in audio_lang {
+        let (n, code) = given.split_once('=').ok_or_else(|| {
+            FarmError::Permanent(format!(
+                "--audio-lang '{given}': expected TRACK=LANGUAGE, for example 1=fr"
+            ))
+        })?;
+        let track: u32 = n
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&t| t >= 1 && t as usize <= tracks)
+            .ok_or_else(|| {
+                FarmError::Permanent(format!(
+                    "--audio-lang '{given}': track '{n}' is not one of the master's audio tracks (1..={tracks}, in stream order)"
+                ))
+            })?;
+        let tag = manifests::language::normalise(code)
+            .map_err(|e| FarmError::Permanent(format!("--audio-lang '{given}': {e}")))?;
+        if languages.insert(track, tag).is_some() {
+            return Err(FarmError::Permanent(format!(
+                "--audio-lang: track {track} is given more than once"
+            )));
+        }
+    }
+    if !LOUDNESS_RANGE.contains(&loudness_lkfs) {
+        return Err(FarmError::Permanent(format!(
+            "--loudness {loudness_lkfs} LKFS is outside {}..={}",
+            LOUDNESS_RANGE.start(),
+            LOUDNESS_RANGE.end()
+        )));
+    }
+    if !TRUE_PEAK_RANGE.contains(&true_peak_dbtp) {
+        return Err(FarmError::Permanent(format!(
+            "--true-peak {true_peak_dbtp} dBTP is outside {}..={}",
+            TRUE_PEAK_RANGE.start(),
+            TRUE_PEAK_RANGE.end()
+        )));
+    }
+    Ok(crate::plan::AudioRequest {
+        languages,
+        loudness_lkfs,
+        true_peak_dbtp,
+    })
 }
 
 /// What became of a submission.
@@ -109,6 +174,9 @@ pub fn request_for(
         chunk_segments,
         tier,
         accept_truncated,
+        audio_lang,
+        loudness_lkfs,
+        true_peak_dbtp,
     } = settings;
     let (segment_seconds, chunk_segments, tier) = (*segment_seconds, *chunk_segments, *tier);
     // A master still being written (an upload in progress) must not be taken: its
@@ -117,6 +185,7 @@ pub fn request_for(
     let probe = media::probe(master)?;
     // Refuse what cannot be converted faithfully before anything is uploaded.
     media::Conversion::for_file(master, &probe)?;
+    let audio = audio_request(&probe, audio_lang, *loudness_lkfs, *true_peak_dbtp)?;
     let ladder = load_ladder(ladder)?;
     if !(1..=64).contains(&chunk_segments) {
         return Err(FarmError::Permanent(format!(
@@ -160,6 +229,7 @@ pub fn request_for(
         tier,
         accept_truncated: *accept_truncated,
         master_bytes: before.0,
+        audio,
     })
 }
 

@@ -121,6 +121,9 @@ pub fn run(args: RunArgs) -> Result<()> {
         for what in plan.conversion.describe() {
             eprintln!("master {what}");
         }
+        for line in plan.audio_lines() {
+            eprintln!("audio {line}");
+        }
     }
     println!("{}", hls.display());
     println!("{}", dash.display());

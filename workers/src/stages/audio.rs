@@ -1,6 +1,8 @@
-//! Audio: one job per title. Encodes the whole audio track in one streaming pass and
-//! stores it cut at the chunk boundaries (`enc/<audio>/<chunk>`), so packaging reads
-//! it chunk by chunk like video and memory does not grow with the title's length.
+//! Audio: one job per title. Encodes every audio rendition (each master track in
+//! stereo, and in 5.1 where it has it), each in one streaming pass with its loudness
+//! gain, and stores it cut at the chunk boundaries (`enc/<rendition>/<chunk>`), so
+//! packaging reads it chunk by chunk like video and memory does not grow with the
+//! title's length.
 
 use media::AudioSettings;
 use packager::{Codec, Sample, TrackChunk};
@@ -15,15 +17,33 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     if ctx.store.exists(&keys::done(t, PART))? {
         return part_done(ctx, t, &plan, PART);
     }
-    let a = plan
-        .audio
-        .clone()
-        .ok_or_else(|| StageError::Permanent(format!("title {t} has no audio in its plan")))?;
+    if plan.audio.is_empty() {
+        return Err(StageError::Permanent(format!(
+            "title {t} has no audio in its plan"
+        )));
+    }
     let req: crate::plan::Request = ctx.get_json(&keys::request(t))?;
     let tmp = ctx.scratch_dir()?;
     let master = ctx.local_copy(&req.master_key, tmp.path())?;
+    for a in &plan.audio {
+        encode_rendition(ctx, t, &plan, a, &master)?;
+    }
+    ctx.store.create_if_absent(&keys::done(t, PART), b"")?;
+    part_done(ctx, t, &plan, PART)
+}
+
+/// One rendition, streamed: encoded and stored chunk by chunk.
+fn encode_rendition(
+    ctx: &Ctx,
+    t: &TitleId,
+    plan: &crate::plan::Plan,
+    a: &crate::plan::AudioPlan,
+    master: &std::path::Path,
+) -> Result<(), StageError> {
     let chunk_cut = plan.audio_cut(plan.chunk_frames);
     let settings = AudioSettings {
+        stream_index: a.stream_index,
+        channels: a.channels,
         sample_rate: a.sample_rate,
         bitrate: a.bitrate,
         total_samples: a.total_samples,
@@ -31,6 +51,8 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
             plan.origin_pts * plan.time_base.0 as i64,
             plan.time_base.1 as i64,
         ),
+        gain_db: a.loudness.gain_db,
+        limit_dbfs: a.loudness.limiter_dbfs,
     };
     let mut current: Option<(u64, TrackChunk)> = None;
     let mut written = 0u64;
@@ -43,7 +65,7 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
                 source: std::io::Error::other(e.to_string()),
             })
     };
-    media::encode_audio(&master, settings, |asc, pts, data| {
+    media::encode_audio(master, settings, |asc, pts, data| {
         let c = chunk_cut.segment_of(pts as i64);
         if current.as_ref().map(|(k, _)| *k) != Some(c) {
             if let Some((k, track)) = current.take() {
@@ -56,7 +78,7 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
                     track: a.id.clone(),
                     codec: Codec::Aac {
                         asc: asc.to_vec(),
-                        channels: 2,
+                        channels: a.channels,
                         sample_rate: a.sample_rate,
                     },
                     timescale: a.sample_rate,
@@ -84,10 +106,10 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     }
     if written != plan.chunks.len() as u64 {
         return Err(StageError::Permanent(format!(
-            "audio covered {written} of {} chunks",
+            "audio {} covered {written} of {} chunks",
+            a.id,
             plan.chunks.len()
         )));
     }
-    ctx.store.create_if_absent(&keys::done(t, PART), b"")?;
-    part_done(ctx, t, &plan, PART)
+    Ok(())
 }

@@ -6,12 +6,13 @@ use ladders::fit_ladder;
 
 use crate::analysis;
 use crate::messages::Job;
-use crate::plan::{AudioPlan, ChunkPlan, LadderSpec, Plan, Request};
+use crate::plan::{AudioPlan, ChunkPlan, LadderSpec, LoudnessPlan, Plan, Request};
 use crate::stages::Ctx;
 use crate::status::{self, State};
 use crate::{keys, StageError, TitleId};
 
-pub const AUDIO_RENDITION: &str = "a128k";
+/// Output sample rate of every audio rendition.
+const AUDIO_RATE: u32 = 48_000;
 
 pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     if !ctx.store.exists(&keys::plan(t))? {
@@ -27,6 +28,7 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     });
     s.chunks = plan.chunks.len();
     s.renditions = plan.rungs.iter().map(|r| r.id.clone()).collect();
+    s.renditions.extend(plan.audio.iter().map(|a| a.id.clone()));
     if s.state == State::Submitted {
         s.state = State::Encoding;
     }
@@ -38,7 +40,7 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
             chunk: c.index,
         })?;
     }
-    if plan.audio.is_some() {
+    if !plan.audio.is_empty() {
         ctx.send(Job::Audio { title: t.clone() })?;
     }
     Ok(())
@@ -86,14 +88,10 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         LadderSpec::Fixed { ladder } => fit_ladder(ladder, shape),
         LadderSpec::PerTitle { policy } => per_title(ctx, t, policy, &split)?,
     };
-    let audio = split.probe.audio.as_ref().map(|_| AudioPlan {
-        id: AUDIO_RENDITION.into(),
-        bitrate: req.ladder.audio_kbps() as u64 * 1000,
-        sample_rate: 48_000,
-        total_samples: ((report.frame_count as u128 * fps.den as u128 * 48_000
-            + fps.num as u128 / 2)
-            / fps.num as u128) as u64,
-    });
+    let total_samples = ((report.frame_count as u128 * fps.den as u128 * AUDIO_RATE as u128
+        + fps.num as u128 / 2)
+        / fps.num as u128) as u64;
+    let audio = audio_plans(&master, &req, &split.probe, total_samples)?;
     let plan = Plan {
         probe: split.probe.clone(),
         conversion: split.conversion.clone(),
@@ -134,4 +132,70 @@ fn per_title(
     tracing::info!(title = %t, windows = a.windows.len(), secs = a.wall_s, rungs = a.decision.rungs.len(), "per-title ladder chosen");
     ctx.put_json(&keys::ladder(t), &a.decision)?;
     Ok(a.decision.fitted())
+}
+
+/// Every audio track of the master: a stereo rendition, plus 5.1 when the track has at
+/// least six channels; each measured (one decode pass of the track, every output
+/// layout measured on the way) and given the gain that brings it to the target.
+fn audio_plans(
+    master: &std::path::Path,
+    req: &Request,
+    probe: &media::ProbeInfo,
+    total_samples: u64,
+) -> Result<Vec<AudioPlan>, StageError> {
+    let kbps = req.ladder.audio_kbps() as u64;
+    let mut named: Vec<(u32, String, String)> = Vec::new();
+    for (i, a) in probe.audio_tracks.iter().enumerate() {
+        let track = i as u32 + 1;
+        // The request's languages were validated at submit; the master's own tag is
+        // used when it is one we know, else the track is undetermined.
+        let language = match req.audio.languages.get(&track) {
+            Some(l) => l.clone(),
+            None => a
+                .language
+                .as_deref()
+                .and_then(|l| manifests::language::normalise(l).ok())
+                .unwrap_or_else(|| manifests::language::UNDETERMINED.into()),
+        };
+        let name = manifests::language::name(&language).unwrap_or_else(|| format!("Track {track}"));
+        named.push((track, language, name));
+    }
+    let mut plans: Vec<AudioPlan> = Vec::new();
+    for (a, (track, language, name)) in probe.audio_tracks.iter().zip(&named) {
+        // Names must differ within an HLS group: two tracks in one language get their
+        // numbers.
+        let name = if named.iter().filter(|(_, _, n)| n == name).count() > 1 {
+            format!("{name} (track {track})")
+        } else {
+            name.clone()
+        };
+        let layouts: Vec<u16> = if a.channels >= 6 { vec![2, 6] } else { vec![2] };
+        let measured = media::measure_loudness(master, a.stream_index, AUDIO_RATE, &layouts)?;
+        for (&channels, m) in layouts.iter().zip(measured) {
+            // The ladder's audio_kbps is for stereo; 5.1 gets it per channel pair for
+            // its five full-band channels (the LFE is nearly free).
+            let bitrate_kbps = kbps * u64::from(channels.min(5)) / 2;
+            let mut id = format!("a-{language}-{bitrate_kbps}k-{channels}ch");
+            if plans.iter().any(|p| p.id == id) {
+                id = format!("{id}-t{track}");
+            }
+            plans.push(AudioPlan {
+                id,
+                track: *track,
+                stream_index: a.stream_index,
+                language: language.clone(),
+                name: name.clone(),
+                default: *track == 1,
+                channels,
+                bitrate: bitrate_kbps * 1000,
+                sample_rate: AUDIO_RATE,
+                total_samples,
+                loudness: LoudnessPlan::new(m, req.audio.loudness_lkfs, req.audio.true_peak_dbtp),
+            });
+        }
+    }
+    for a in &plans {
+        tracing::info!(rendition = %a.id, loudness = %a.loudness.describe(), "audio planned");
+    }
+    Ok(plans)
 }

@@ -81,33 +81,35 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
         )?;
         video.push(v);
     }
-    let audio = match &plan.audio {
-        Some(a) => {
-            let (_, segments, timescale) = package_track(
-                ctx,
-                t,
-                &plan,
-                &a.id,
-                plan.audio_cut(plan.grid.segment_frames),
-            )?;
-            let track = AudioTrack {
-                id: a.id.clone(),
-                codecs: "mp4a.40.2".into(),
-                channels: 2,
-                sample_rate: a.sample_rate,
-                timescale,
-                segments,
-            };
-            put_text(
-                ctx,
-                t,
-                &format!("{}/playlist.m3u8", a.id),
-                &manifests::audio_playlist(&track),
-            )?;
-            Some(track)
-        }
-        None => None,
-    };
+    let mut audio = Vec::new();
+    for a in &plan.audio {
+        let (_, segments, timescale) = package_track(
+            ctx,
+            t,
+            &plan,
+            &a.id,
+            plan.audio_cut(plan.grid.segment_frames),
+        )?;
+        let track = AudioTrack {
+            id: a.id.clone(),
+            track: a.track,
+            language: a.language.clone(),
+            name: a.name.clone(),
+            default: a.default,
+            codecs: "mp4a.40.2".into(),
+            channels: a.channels,
+            sample_rate: a.sample_rate,
+            timescale,
+            segments,
+        };
+        put_text(
+            ctx,
+            t,
+            &format!("{}/playlist.m3u8", a.id),
+            &manifests::audio_playlist(&track),
+        )?;
+        audio.push(track);
+    }
     let p = Presentation { video, audio };
     // The publish record, before the manifests that make the title visible: a title
     // published by more than one package message would show more than one record
