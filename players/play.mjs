@@ -6,8 +6,12 @@
 //
 // usage: node play.mjs ORIGIN_DIR LOWEST_HEIGHT
 //        node play.mjs --via MANIFEST_URL LOWEST_HEIGHT
+//        node play.mjs --audio LANG,LANG,... ORIGIN_DIR
 // With --via, only hls.js plays, from MANIFEST_URL (an appliance, say): every request
 // the page makes for media must go to that URL's host and succeed, none to this server.
+// With --audio, each player must list exactly these audio languages, then switch from
+// the one it starts with to another: it must report the new language, fetch that
+// rendition's segments (a-<lang>-...) and keep playing at least 2 s past the switch.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,9 +23,10 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const via = args[0] === '--via' ? args.splice(0, 2)[1] : null;
-const [origin, lowestArg] = via ? [null, args[0]] : args;
+const audioLangs = args[0] === '--audio' ? args.splice(0, 2)[1].split(',') : null;
+const [origin, lowestArg] = via ? [null, args[0]] : audioLangs ? [args[0], '0'] : args;
 if ((!origin && !via) || !lowestArg) {
-  console.error('usage: node play.mjs ORIGIN_DIR LOWEST_HEIGHT | --via MANIFEST_URL LOWEST_HEIGHT');
+  console.error('usage: node play.mjs ORIGIN_DIR LOWEST_HEIGHT | --via MANIFEST_URL LOWEST_HEIGHT | --audio LANGS ORIGIN_DIR');
   process.exit(2);
 }
 const lowest = Number(lowestArg);
@@ -39,7 +44,7 @@ const page = `<!doctype html><html><head><link rel="icon" href="data:,"></head><
 <script>
 window.errors = [];
 window.start = async (player, url) => {
-  const v = document.getElementById('v');
+  const v = document.getElementById('v'); window.player = player;
   if (player === 'hls.js') {
     const h = new Hls(); window.p = h; h.on(Hls.Events.ERROR, (e, d) => { if (d.fatal) errors.push(d.details); });
     h.loadSource(url); h.attachMedia(v);
@@ -57,6 +62,27 @@ window.start = async (player, url) => {
     window.forceLowest = () => { s.configure({ abr: { enabled: false } }); const t = s.getVariantTracks().reduce((a, b) => a.bandwidth < b.bandwidth ? a : b); s.selectVariantTrack(t, true); };
   }
   v.play().catch((e) => errors.push('play ' + e));
+};
+// Audio tracks as the player reports them: every language it offers and the current one.
+window.audio = () => {
+  const p = window.p;
+  if (window.player === 'hls.js') {
+    const t = p.audioTracks || [];
+    return { langs: t.map((a) => a.lang || ''), current: (t[p.audioTrack] || {}).lang || null };
+  } else if (window.player === 'dash.js') {
+    const c = p.getCurrentTrackFor('audio');
+    return { langs: p.getTracksFor('audio').map((a) => a.lang || ''), current: c ? c.lang : null };
+  }
+  // Shaka 5: audio tracks compatible with the current video track.
+  const t = p.getAudioTracks();
+  const a = t.find((x) => x.active);
+  return { langs: t.map((x) => x.language), current: a ? a.language : null };
+};
+window.switchAudio = (lang) => {
+  const p = window.p;
+  if (window.player === 'hls.js') p.audioTrack = p.audioTracks.findIndex((a) => a.lang === lang);
+  else if (window.player === 'dash.js') p.setCurrentTrack(p.getTracksFor('audio').find((a) => a.lang === lang));
+  else p.selectAudioTrack(p.getAudioTracks().find((a) => a.language === lang));
 };
 window.state = () => { const v = document.getElementById('v'); const q = v.getVideoPlaybackQuality();
   return { t: v.currentTime, frames: q.totalVideoFrames, w: v.videoWidth, h: v.videoHeight, errors }; };
@@ -107,6 +133,34 @@ for (const [player, manifest] of cases) {
   await page.goto(`${base}/page.html`);
   await page.evaluate(([p, u]) => window.start(p, u), [player, via ? manifest : `${base}/origin/${manifest}`]);
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  if (audioLangs) {
+    // Play 1 s, check the languages offered, switch to another one, and play on.
+    let s = await page.evaluate(() => window.state());
+    let before = null; let target = null; let switchedAt = null; let after = null; let offered = [];
+    const deadline = Date.now() + 40000;
+    while (Date.now() < deadline) {
+      await sleep(250);
+      s = await page.evaluate(() => window.state());
+      const a = await page.evaluate(() => window.audio());
+      if (!target && s.t >= 1 && a.current) {
+        before = a.current; offered = [...new Set(a.langs)].sort();
+        target = audioLangs.find((l) => l !== before);
+        await page.evaluate((l) => window.switchAudio(l), target);
+        switchedAt = s.t;
+      }
+      if (target) after = a.current;
+      if (target && after === target && s.t >= switchedAt + 2) break;
+    }
+    const fetched = log.slice(first).filter((r) => target && r.path.includes(`/a-${target}-`) && r.path.endsWith('.m4s') && r.status < 300).length;
+    const bad = log.slice(first).filter((r) => r.status >= 400);
+    const want = [...audioLangs].sort();
+    const ok = JSON.stringify(offered) === JSON.stringify(want) && !!target && after === target
+      && s.t >= switchedAt + 2 && fetched > 0 && s.frames > 0 && bad.length === 0 && s.errors.length === 0;
+    failed ||= !ok;
+    console.log(JSON.stringify({ player, manifest, ok, offered, before, switchedTo: target, reported: after, switchedAt, currentTime: s.t, newTrackSegments: fetched, decodedFrames: s.frames, httpErrors: bad, playerErrors: s.errors }));
+    await page.close();
+    continue;
+  }
   let s = await page.evaluate(() => window.state());
   const deadline = Date.now() + 30000;
   let forced = false; let switched = false;

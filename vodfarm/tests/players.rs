@@ -61,3 +61,38 @@ fn play(players: &Path, master: &Path, ladder: &str) {
     assert_eq!(lines.len(), 6, "{report}");
     assert!(lines.iter().all(|l| l.contains("\"ok\":true")), "{report}");
 }
+
+/// The three-track master: each player lists en, fr and und, switches from the track it
+/// starts with to another, reports the new language, fetches the new rendition's
+/// segments and keeps playing (players/play.mjs --audio).
+#[test]
+fn hls_js_dash_js_and_shaka_switch_audio_tracks() {
+    let players = Path::new(env!("CARGO_MANIFEST_DIR")).join("../players");
+    assert!(
+        players.join("node_modules/playwright-core").is_dir(),
+        "players/node_modules missing: run `npm ci` in players/ (scripts/test.sh does)"
+    );
+    let t = crate::audio::publish("three-tracks", 128, &[]);
+    let out = Command::new("node")
+        .current_dir(&players)
+        .args(["play.mjs", "--audio", "en,fr,und"])
+        .arg(&t.origin)
+        .output()
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    assert!(
+        out.status.success(),
+        "audio switching failed:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), 6, "{report}");
+    for l in &lines[..4] {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["ok"], true, "{l}");
+        assert_eq!(v["offered"], serde_json::json!(["en", "fr", "und"]), "{l}");
+        assert_ne!(v["reported"], v["before"], "{l}");
+    }
+    assert!(lines.iter().all(|l| l.contains("\"ok\":true")), "{report}");
+}
