@@ -36,7 +36,7 @@ fn master_lists_every_rung_with_measured_bitrates_and_the_audio_group() {
     assert_eq!(m.version, Some(7));
     assert!(m.independent_segments);
 
-    let (apeak, amean) = expected_bitrates(&&p.audio[0].segments, 48_000);
+    let (apeak, amean) = expected_bitrates(&p.audio[0].segments, 48_000);
     let v = streams(&m);
     // The default (first) variant is the one nearest 2 Mbit/s; the rest keep their order.
     let ids: Vec<&str> = v.iter().map(|s| s.uri.as_str()).collect();
