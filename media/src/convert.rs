@@ -435,6 +435,7 @@ mod tests {
             colour,
             field_order: "progressive".into(),
             audio: None,
+            audio_tracks: Vec::new(),
         }
     }
 
