@@ -129,6 +129,7 @@ fn rotated_master_publishes_portrait_renditions() {
         reference.to_str().unwrap(),
     ]);
     let score = vmaf(&reference, &out);
+    eprintln!("rotated: top rung {w}x{h}, VMAF {score:.2} against FFmpeg's autorotated master");
     assert!(score >= 90.0, "VMAF against the rotated master {score:.2}");
 }
 
@@ -198,6 +199,10 @@ fn interlaced_master_is_deinterlaced() {
         reference.to_str().unwrap(),
     ]);
     let score = vmaf(&reference, &out);
+    eprintln!(
+        "interlaced: idet on the output {fields} interlaced / {progressive} progressive, \
+         VMAF {score:.2} against FFmpeg's bwdif"
+    );
     assert!(score >= 90.0, "VMAF against bwdif's reference {score:.2}");
 }
 
@@ -259,6 +264,10 @@ fn hdr10_master_is_tone_mapped_to_tagged_bt709() {
         "the untone-mapped cut ({naive:.1}) is as close to the reference as ours ({ours:.1})"
     );
     let score = vmaf(&reference, &out);
+    eprintln!(
+        "hdr10: mean luma {ours:.1}, FFmpeg's tone map {reference_luma:.1}, untone-mapped \
+         {naive:.1}; VMAF {score:.2} against FFmpeg's tone map"
+    );
     assert!(score >= 90.0, "VMAF against FFmpeg's tone map {score:.2}");
 }
 
