@@ -110,6 +110,47 @@ pub fn mpd(p: &Presentation) -> String {
         segment_template(&mut o, a.timescale, &a.segments);
         o.push_str("      </Representation>\n    </AdaptationSet>\n");
     }
+    subtitle_sets(&mut o, p);
     o.push_str("  </Period>\n</MPD>\n");
     o
+}
+
+/// First AdaptationSet id of the subtitle sets: clear of the video's and audio's.
+const SUBTITLE_SET_IDS: usize = 100;
+
+/// One text/vtt AdaptationSet per subtitle track, its Representation the whole title's
+/// WebVTT file by BaseURL (the form dash.js and Shaka both read; FFmpeg 5.1's DASH
+/// reader reads it only with `-allowed_extensions ALL`). Role `subtitle`, or
+/// `forced-subtitle` for forced tracks.
+fn subtitle_sets(o: &mut String, p: &Presentation) {
+    let dur = p.duration_s();
+    for (i, s) in p.subtitles.iter().enumerate() {
+        let bandwidth = if dur > 0.0 {
+            ((s.file_bytes as f64 * 8.0 / dur).ceil() as u64).max(1)
+        } else {
+            1
+        };
+        let role = if s.forced {
+            "forced-subtitle"
+        } else {
+            "subtitle"
+        };
+        let _ = writeln!(
+            o,
+            "    <AdaptationSet id=\"{}\" contentType=\"text\" mimeType=\"text/vtt\" lang=\"{}\">",
+            SUBTITLE_SET_IDS + i,
+            s.language
+        );
+        let _ = writeln!(
+            o,
+            "      <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"{role}\"/>"
+        );
+        let _ = writeln!(
+            o,
+            "      <Representation id=\"{}\" bandwidth=\"{bandwidth}\">",
+            s.id
+        );
+        let _ = writeln!(o, "        <BaseURL>{}/{}</BaseURL>", s.id, s.file);
+        o.push_str("      </Representation>\n    </AdaptationSet>\n");
+    }
 }

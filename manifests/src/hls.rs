@@ -48,6 +48,8 @@ pub fn audio_groups(p: &Presentation) -> Vec<(String, Vec<&AudioTrack>)> {
         })
         .collect()
 }
+/// The one subtitle group every variant names.
+pub const SUBTITLE_GROUP: &str = "subs";
 
 fn text(write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
     let mut out = Vec::new();
@@ -127,6 +129,7 @@ pub fn master_playlist(p: &Presentation) -> String {
                 }),
                 frame_rate: Some((v.frame_rate() * 1000.0).round() / 1000.0),
                 audio: group.map(str::to_string),
+                subtitles: subtitle_group(p),
                 ..Default::default()
             });
         }
@@ -144,7 +147,7 @@ pub fn master_playlist(p: &Presentation) -> String {
             ..Default::default()
         });
     }
-    let alternatives = groups
+    let mut alternatives: Vec<AlternativeMedia> = groups
         .iter()
         .flat_map(|(id, members)| {
             members.iter().map(move |a| AlternativeMedia {
@@ -160,6 +163,7 @@ pub fn master_playlist(p: &Presentation) -> String {
             })
         })
         .collect();
+    alternatives.extend(subtitle_media(p));
     let m = MasterPlaylist {
         version: Some(7),
         variants,
@@ -168,6 +172,30 @@ pub fn master_playlist(p: &Presentation) -> String {
         ..Default::default()
     };
     text(|w| m.write_to(w))
+}
+
+fn subtitle_group(p: &Presentation) -> Option<String> {
+    (!p.subtitles.is_empty()).then(|| SUBTITLE_GROUP.to_string())
+}
+
+/// `EXT-X-MEDIA:TYPE=SUBTITLES` for each subtitle track: none is DEFAULT (the viewer
+/// turns subtitles on), all AUTOSELECT (players may pick one by the user's language),
+/// FORCED as the track says.
+fn subtitle_media(p: &Presentation) -> Vec<AlternativeMedia> {
+    p.subtitles
+        .iter()
+        .map(|s| AlternativeMedia {
+            media_type: AlternativeMediaType::Subtitles,
+            uri: Some(format!("{}/playlist.m3u8", s.id)),
+            group_id: SUBTITLE_GROUP.into(),
+            language: Some(s.language.clone()),
+            name: s.name.clone(),
+            default: false,
+            autoselect: true,
+            forced: s.forced,
+            ..Default::default()
+        })
+        .collect()
 }
 
 fn media(

@@ -13,5 +13,6 @@ pub use codec::{avc_codec_string, CodecError};
 pub use dash::mpd;
 pub use hls::{
     audio_groups, audio_playlist, iframe_playlist, master_playlist, media_playlist, AUDIO_GROUP,
+    SUBTITLE_GROUP,
 };
-pub use model::{AudioTrack, IFrameInfo, Presentation, SegmentInfo, VideoTrack};
+pub use model::{AudioTrack, IFrameInfo, Presentation, SegmentInfo, SubtitleTrack, VideoTrack};

@@ -56,11 +56,34 @@ pub struct AudioTrack {
     pub segments: Vec<SegmentInfo>,
 }
 
+/// A subtitle track: WebVTT, one file per video segment (HLS) and one whole file (DASH).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtitleTrack {
+    /// The rendition id: its folder under the title.
+    pub id: String,
+    /// BCP 47 language tag.
+    pub language: String,
+    /// What players show in their menus.
+    pub name: String,
+    /// Forced subtitles (shown when the audio's language matches, without a choice).
+    pub forced: bool,
+    /// Time scale of `segments` (the video's).
+    pub timescale: u32,
+    /// One `.vtt` per video segment, on the video's times.
+    pub segments: Vec<SegmentInfo>,
+    /// The whole title's cues in one WebVTT file, relative to the rendition folder.
+    pub file: String,
+    /// Size of `file` in bytes (its DASH bandwidth).
+    pub file_bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Presentation {
     pub video: Vec<VideoTrack>,
     /// Every audio rendition: per master track, stereo, plus 5.1 when the track has it.
     pub audio: Vec<AudioTrack>,
+    #[serde(default)]
+    pub subtitles: Vec<SubtitleTrack>,
 }
 
 fn first_track() -> u32 {

@@ -162,6 +162,7 @@ fn a_gap_in_the_timeline_restarts_it_with_an_explicit_time() {
     let mut p = Presentation {
         video: vec![video("v", 640, 360, [1000, 1000, 1000, 1000])],
         audio: vec![],
+        subtitles: vec![],
     };
     // Segment 3 starts late (a missing span), segment 4 follows it.
     p.video[0].segments[2].start += 1001;
@@ -196,7 +197,11 @@ proptest! {
             .collect();
         let mut v = video("v", 640, 360, [1, 1, 1, 1]);
         v.segments = segments;
-        let p = Presentation { video: vec![v], audio: vec![] };
+        let p = Presentation {
+            video: vec![v],
+            audio: vec![],
+            subtitles: vec![],
+        };
         let m = parse(&mpd(&p));
         let st = sets(&m).0.representations[0].SegmentTemplate.clone().unwrap();
         prop_assert_eq!(expand(&st), spans(&p.video[0].segments));

@@ -128,6 +128,7 @@ fn a_single_rung_is_the_default() {
             [1_001_000, 1_300_000, 900_000, 420_000],
         )],
         audio: vec![],
+        subtitles: vec![],
     };
     let m = parse_master(&master_playlist(&p));
     assert_eq!(streams(&m).len(), 1);

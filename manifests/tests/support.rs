@@ -81,6 +81,7 @@ pub fn presentation() -> Presentation {
             video("v720", 1280, 720, [1_001_000, 1_300_000, 900_000, 420_000]),
         ],
         audio: vec![audio()],
+        subtitles: vec![],
     }
 }
 

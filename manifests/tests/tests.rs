@@ -5,5 +5,6 @@ mod codec;
 mod dash;
 mod golden;
 mod hls;
+mod subtitles;
 mod support;
 mod tracks;

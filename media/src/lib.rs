@@ -19,6 +19,7 @@ mod probe;
 mod quality;
 pub mod samples;
 mod split;
+mod subtitles;
 mod synth;
 mod video;
 
@@ -37,6 +38,7 @@ pub use quality::{
     VMAF_MODEL,
 };
 pub use split::{split_video, ChunkRange, SplitReport};
+pub use subtitles::{subtitle_streams, SubtitleStream, TextCue};
 pub use synth::{render_synthetic, SynthSpec};
 pub use video::{encode_chunk, ChunkGrid, EncodedPacket, EncodedVideo, RungSettings};
 

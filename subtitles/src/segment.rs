@@ -69,6 +69,10 @@ pub fn segment_webvtt(
                 .map(|(i, c)| (i + 1, c))
                 .collect();
             cue_blocks(&mut out, &here);
+            // End on a blank line: readers that join segments into one stream (FFmpeg's
+            // HLS reader) then see the next file's header as a block of its own rather
+            // than as more text of this file's last cue.
+            out.push('\n');
             out
         })
         .collect()

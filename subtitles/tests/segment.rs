@@ -32,6 +32,8 @@ fn cues_land_in_every_segment_they_are_shown_in() {
             f.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n"),
             "{f}"
         );
+        // A blank line at the end, for readers that join the files (FFmpeg).
+        assert!(f.ends_with("\n\n"), "{f}");
     }
     let texts = |f: &str| {
         parse_vtt(f)

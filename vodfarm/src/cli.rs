@@ -268,6 +268,13 @@ pub struct TitleArgs {
     /// gain would take peaks past it.
     #[arg(long, default_value_t = workers::plan::DEFAULT_TRUE_PEAK_DBTP, allow_negative_numbers = true, value_name = "DBTP")]
     pub true_peak: f64,
+    /// A subtitle sidecar, LANG=FILE; repeat for more tracks. SRT (.srt), WebVTT (.vtt)
+    /// or TTML (.ttml, .dfxp, .xml), UTF-8. LANG is a BCP 47 tag (en, fr, pt-BR);
+    /// LANG:forced=FILE marks forced subtitles (FORCED=YES in HLS, Role forced-subtitle
+    /// in DASH). Checked before anything is uploaded: bad timing, overlapping cues or
+    /// text that is not UTF-8 are refused with the line number.
+    #[arg(long = "subtitles", value_name = "LANG=FILE", value_parser = workers::subtitles::SubtitleInput::parse)]
+    pub subtitles: Vec<workers::subtitles::SubtitleInput>,
 }
 
 pub fn parse_tier(s: &str) -> Result<placement::Tier, String> {
@@ -286,6 +293,7 @@ impl From<&TitleArgs> for workers::submit::TitleSettings {
             audio_lang: a.audio_lang.clone(),
             loudness_lkfs: a.loudness,
             true_peak_dbtp: a.true_peak,
+            subtitles: a.subtitles.clone(),
         }
     }
 }

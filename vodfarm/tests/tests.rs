@@ -20,4 +20,5 @@ mod players;
 mod qc;
 mod quality;
 mod servers;
+mod subtitles;
 mod sync;

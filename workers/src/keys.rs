@@ -68,9 +68,21 @@ fn safe(part: &str) -> &str {
 pub fn master(t: &TitleId, ext: &str) -> String {
     format!("ingest/{t}/master.{}", safe(ext))
 }
+/// A subtitle sidecar of the title, stored as uploaded (`id` is `s-<lang>[-forced]`).
+pub fn subtitle_sidecar(t: &TitleId, id: &str, ext: &str) -> String {
+    format!("ingest/{t}/subtitles/{}.{}", safe(id), safe(ext))
+}
 /// The title's request: the master and the settings it is made with.
 pub fn request(t: &TitleId) -> String {
     format!("ingest/{t}/request.json")
+}
+/// The text subtitle streams ingest took from the master (a list of sidecars).
+pub fn embedded_subtitles(t: &TitleId) -> String {
+    format!("work/{t}/subtitles.json")
+}
+/// One text subtitle stream of the master, as WebVTT (`id` is `s-<lang>[...]`).
+pub fn embedded_subtitle(t: &TitleId, id: &str) -> String {
+    format!("work/{t}/subtitles/{}.vtt", safe(id))
 }
 /// The title's plan; ingest writes it last, once every chunk file is stored.
 pub fn plan(t: &TitleId) -> String {

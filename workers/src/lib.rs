@@ -27,6 +27,7 @@ pub mod stages;
 pub mod status;
 pub mod store;
 pub mod submit;
+pub mod subtitles;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

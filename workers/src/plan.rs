@@ -31,6 +31,9 @@ pub struct Request {
     /// Audio: language overrides and the loudness target.
     #[serde(default)]
     pub audio: AudioRequest,
+    /// Subtitle sidecars, checked and stored next to the master.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subtitles: Vec<crate::subtitles::SubtitleSidecar>,
 }
 
 /// What content ops asked of the audio.

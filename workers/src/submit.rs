@@ -2,7 +2,7 @@
 //! written (the request), then upload the master, write the request and status, and
 //! queue the ingest. The same for `vodfarm run` and `vodfarm submit`, and for a retry.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
@@ -35,6 +35,8 @@ pub struct TitleSettings {
     pub loudness_lkfs: f64,
     /// True-peak ceiling, dBTP.
     pub true_peak_dbtp: f64,
+    /// Subtitle sidecars (`--subtitles LANG=FILE`).
+    pub subtitles: Vec<crate::subtitles::SubtitleInput>,
 }
 
 impl Default for TitleSettings {
@@ -48,6 +50,7 @@ impl Default for TitleSettings {
             audio_lang: Vec::new(),
             loudness_lkfs: crate::plan::DEFAULT_LOUDNESS_LKFS,
             true_peak_dbtp: crate::plan::DEFAULT_TRUE_PEAK_DBTP,
+            subtitles: Vec::new(),
         }
     }
 }
@@ -106,6 +109,13 @@ pub fn audio_request(
         loudness_lkfs,
         true_peak_dbtp,
     })
+}
+
+impl TitleSettings {
+    /// The subtitle sidecars' files, in the order the request lists them.
+    pub fn subtitle_files(&self) -> Vec<PathBuf> {
+        self.subtitles.iter().map(|s| s.path.clone()).collect()
+    }
 }
 
 /// What became of a submission.
@@ -177,6 +187,7 @@ pub fn request_for(
         audio_lang,
         loudness_lkfs,
         true_peak_dbtp,
+        subtitles,
     } = settings;
     let (segment_seconds, chunk_segments, tier) = (*segment_seconds, *chunk_segments, *tier);
     // A master still being written (an upload in progress) must not be taken: its
@@ -198,6 +209,7 @@ pub fn request_for(
         segment_seconds,
         &[1],
     )?;
+    let subtitles = crate::subtitles::check(title, subtitles, probe.duration_s)?;
     let ext = match probe.container.as_str() {
         "mov,mp4,m4a,3gp,3g2,mj2" => "mp4",
         "matroska,webm" => "mkv",
@@ -227,6 +239,7 @@ pub fn request_for(
         segment_seconds,
         chunk_segments,
         tier,
+        subtitles,
         accept_truncated: *accept_truncated,
         master_bytes: before.0,
         audio,
@@ -291,7 +304,8 @@ fn check_upload(
     Ok(())
 }
 
-/// Upload the master, write the request and status, queue the ingest. A title that
+/// Upload the master and the subtitle sidecars (`subtitle_files`, in the order of
+/// `request.subtitles`), write the request and status, queue the ingest. A title that
 /// exists with the same request is left as it is; with another, refused; a failed one
 /// is refused with its error (see [`crate::retry::retry`]). Only a missing request counts as a new
 /// title: any other error reading it (a timeout, a refused permission) is returned, so
@@ -301,8 +315,16 @@ pub fn enqueue(
     queue: &dyn Queue,
     title: &TitleId,
     master: &Path,
+    subtitle_files: &[PathBuf],
     request: &Request,
 ) -> Result<Submitted, FarmError> {
+    if subtitle_files.len() != request.subtitles.len() {
+        return Err(FarmError::Permanent(format!(
+            "{} subtitle files for {} subtitle tracks in the request",
+            subtitle_files.len(),
+            request.subtitles.len()
+        )));
+    }
     let key = keys::request(title);
     match store.get(&key) {
         Ok(bytes) if replaceable(store, title, &bytes, request)? => {
@@ -374,6 +396,9 @@ fn submit_new(
                 // Nothing names it yet; a later submit uploads it again.
                 let _ = store.delete(&request.master_key);
                 return Err(e);
+            }
+            for (s, file) in request.subtitles.iter().zip(subtitle_files) {
+                store.put_file(&s.key, file)?;
             }
             store.put(
                 &key,

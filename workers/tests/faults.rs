@@ -149,7 +149,7 @@ fn drive(ctx: Arc<Ctx>, t: &TitleId) -> End {
 
 fn submit(store: &dyn ObjectStore, queue: &dyn Queue, t: &TitleId) {
     let request = request_for(t, &master(), &settings()).unwrap();
-    enqueue(store, queue, t, &master(), &request).unwrap();
+    enqueue(store, queue, t, &master(), &[], &request).unwrap();
 }
 
 /// Every object under origin/<t>/ with its bytes.

@@ -12,7 +12,7 @@ use workers::pool::Pool;
 use workers::retry::Resumed;
 use workers::runner;
 use workers::stages::Ctx;
-use workers::submit::{enqueue, request_for, Submitted};
+use workers::submit::{enqueue, request_for, Submitted, TitleSettings};
 use workers::TitleId;
 
 use crate::cli::SubmitArgs;
@@ -20,12 +20,14 @@ use crate::config::Backends;
 
 pub fn submit(b: Backends, args: SubmitArgs) -> Result<()> {
     let title = TitleId::parse(&args.title)?;
-    let request = request_for(&title, &args.master, &(&args.settings).into())?;
+    let settings: TitleSettings = (&args.settings).into();
+    let request = request_for(&title, &args.master, &settings)?;
     let s = enqueue(
         b.store.as_ref(),
         b.queue.as_ref(),
         &title,
         &args.master,
+        &settings.subtitle_files(),
         &request,
     )?;
     if s == Submitted::Exists {

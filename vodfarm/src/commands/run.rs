@@ -14,7 +14,7 @@ use workers::runner;
 use workers::stages::Ctx;
 use workers::status::State;
 use workers::store::{LocalStore, ObjectStore};
-use workers::submit::{enqueue, request_for, Submitted};
+use workers::submit::{enqueue, request_for, Submitted, TitleSettings};
 use workers::{keys, TitleId};
 
 use crate::cli::RunArgs;
@@ -29,7 +29,8 @@ const ERRORS_FOR: Duration = Duration::from_secs(10);
 pub fn run(args: RunArgs) -> Result<()> {
     let title = TitleId::parse(&args.title)?;
     // Validate everything before writing anything.
-    let request = request_for(&title, &args.master, &(&args.settings).into())?;
+    let settings: TitleSettings = (&args.settings).into();
+    let request = request_for(&title, &args.master, &settings)?;
     // `run` is the farm, on the machine that holds the master: inspect it now, before
     // anything is written, so that a truncated master is refused with one line and
     // nothing stored; ingest reuses this inspection (see workers::qc). A title already
@@ -65,6 +66,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         queue.as_ref(),
         &title,
         &args.master,
+        &settings.subtitle_files(),
         &request,
     ) {
         Ok(s) => s,

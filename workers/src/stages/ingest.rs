@@ -92,6 +92,17 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         + fps.num as u128 / 2)
         / fps.num as u128) as u64;
     let audio = audio_plans(&master, &req, &split.probe, total_samples)?;
+    // Text subtitle streams of the master, stored before the plan like the chunks.
+    crate::subtitles::extract_embedded(
+        ctx,
+        t,
+        &master,
+        &req,
+        (
+            report.origin_pts * report.time_base.0 as i64,
+            report.time_base.1 as i64,
+        ),
+    )?;
     let plan = Plan {
         probe: split.probe.clone(),
         conversion: split.conversion.clone(),

@@ -110,7 +110,18 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
         )?;
         audio.push(track);
     }
-    let p = Presentation { video, audio };
+    // Subtitle sidecars, on the first rendition's segment grid (every rendition has the
+    // same boundaries), published before the manifests like every other file.
+    let sidecars = crate::subtitles::all_tracks(ctx, t)?;
+    let subtitles = match video.first() {
+        Some(v) => crate::subtitles::publish(ctx, t, &sidecars, v)?,
+        None => Vec::new(),
+    };
+    let p = Presentation {
+        video,
+        audio,
+        subtitles,
+    };
     // The publish record, before the manifests that make the title visible: a title
     // published by more than one package message would show more than one record
     // (how the chaos tests check exactly-once publishing in the store itself).
