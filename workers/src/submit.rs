@@ -330,7 +330,7 @@ pub fn enqueue(
         Ok(bytes) if replaceable(store, title, &bytes, request)? => {
             // Refused at ingest before it was planned (a truncated master): the
             // complete master, or the same one with --accept-truncated, starts it anew.
-            submit_new(store, queue, title, master, request)
+            submit_new(store, queue, title, master, subtitle_files, request)
         }
         Ok(bytes) => {
             let existing: Request =
@@ -362,7 +362,9 @@ pub fn enqueue(
             }
             Ok(Submitted::Exists)
         }
-        Err(StoreError::NotFound { .. }) => submit_new(store, queue, title, master, request),
+        Err(StoreError::NotFound { .. }) => {
+            submit_new(store, queue, title, master, subtitle_files, request)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -385,6 +387,7 @@ fn submit_new(
     queue: &dyn Queue,
     title: &TitleId,
     master: &Path,
+    subtitle_files: &[PathBuf],
     request: &Request,
 ) -> Result<Submitted, FarmError> {
     let key = keys::request(title);

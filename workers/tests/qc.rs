@@ -33,7 +33,7 @@ fn a_master_growing_between_probe_and_upload_is_refused_with_both_sizes() {
     g.grow().unwrap();
     let store = LocalStore::open(&tmp.path().join("store")).unwrap();
     let queue = LocalQueue::open(&tmp.path().join("store/queues"), 5).unwrap();
-    let err = enqueue(&store, &queue, &title, &g.path, &request).unwrap_err();
+    let err = enqueue(&store, &queue, &title, &g.path, &[], &request).unwrap_err();
     assert!(
         matches!(err, FarmError::MasterChanged { before: b, after: a, .. } if b == before && a == after),
         "{err:?}"
@@ -140,7 +140,7 @@ fn submitted_truncated_master_fails_at_ingest_then_takes_accept_truncated() {
     };
     // `submit` does not decode: the farm's ingest inspects the stored copy.
     let request = request_for(&t, &master, &settings).unwrap();
-    enqueue(store.as_ref(), queue.as_ref(), &t, &master, &request).unwrap();
+    enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
     drain(&ctx);
     let st = workers::status::read(store.as_ref(), &t).unwrap();
     assert_eq!(st.state, State::Failed);
@@ -158,7 +158,7 @@ fn submitted_truncated_master_fails_at_ingest_then_takes_accept_truncated() {
     // exactly the frames that decode whole.
     settings.accept_truncated = true;
     let request = request_for(&t, &master, &settings).unwrap();
-    let s = enqueue(store.as_ref(), queue.as_ref(), &t, &master, &request).unwrap();
+    let s = enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
     assert_eq!(s, workers::submit::Submitted::New);
     drain(&ctx);
     let st = workers::status::read(store.as_ref(), &t).unwrap();
