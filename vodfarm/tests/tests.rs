@@ -7,6 +7,7 @@ mod support;
 
 mod audio;
 mod bad_input;
+mod camera;
 mod chaos;
 mod convert;
 mod crash;
