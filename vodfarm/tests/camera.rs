@@ -102,7 +102,10 @@ fn camera_master_inspects_clean() {
     let c = &i.completeness;
     assert_eq!(c.decoded_frames, FRAMES);
     assert_eq!(c.packets_read, FRAMES);
-    assert_eq!((c.demux_errors, c.decode_errors, c.damaged_frames), (0, 0, 0));
+    assert_eq!(
+        (c.demux_errors, c.decode_errors, c.damaged_frames),
+        (0, 0, 0)
+    );
     assert!(!c.ends_damaged);
     assert_eq!(i.truncated(), None);
     // Filmed at night: dark, noisy, but neither black nor frozen anywhere, and no sound.
