@@ -13,7 +13,8 @@ PIP_ROOT_USER_ACTION=ignore python3 -m pip install -q --disable-pip-version-chec
 scripts/lint-deploy.sh --install
 command -v s3s-fs >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/s3s-fs" ] \
   || cargo install -q s3s-fs@0.14.1 --features binary
-# Real footage (Big Buck Bunny, CC BY) for the conversion and QC tests: cut by the tests.
+# Real footage (Big Buck Bunny, CC BY; a CC0 camera time-lapse) for the conversion, QC and
+# camera tests: cut by the tests.
 scripts/real-footage.sh "${VODFARM_FOOTAGE:-$HOME/.cache/vodfarm/footage}" >/dev/null
 if [ -f players/package.json ]; then
   (cd players && npm ci --no-audit --no-fund --loglevel=error)
