@@ -314,6 +314,42 @@ impl Conversion {
     }
 }
 
+/// A libavfilter graph `spec` between a buffer source named "in", set up for pictures
+/// like `f` with time base `tb`, and a buffer sink named "out". Used by the conversion
+/// and by master inspection.
+pub(crate) fn video_graph(
+    f: &frame::Video,
+    tb: ffmpeg_next::Rational,
+    spec: &str,
+) -> Result<filter::Graph, MediaError> {
+    let mut g = filter::Graph::new();
+    let sar = f.aspect_ratio();
+    let (sn, sd) = if sar.numerator() > 0 && sar.denominator() > 0 {
+        (sar.numerator(), sar.denominator())
+    } else {
+        (1, 1)
+    };
+    let args = format!(
+        "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={sn}/{sd}",
+        f.width(),
+        f.height(),
+        ffmpeg_next::ffi::AVPixelFormat::from(f.format()) as i32,
+        tb.numerator(),
+        tb.denominator(),
+    );
+    g.add(&filter::find("buffer").expect("buffer"), "in", &args)
+        .ctx(|| format!("video filter source {args}"))?;
+    g.add(&filter::find("buffersink").expect("buffersink"), "out", "")
+        .ctx(|| "video filter sink".into())?;
+    g.output("in", 0)
+        .and_then(|p| p.input("out", 0))
+        .and_then(|p| p.parse(spec))
+        .ctx(|| format!("video filter graph {spec}"))?;
+    g.validate()
+        .ctx(|| format!("validating video filter graph {spec}"))?;
+    Ok(g)
+}
+
 /// The conversion's filter graph for one decoder, built on the first picture (whose
 /// format and size it needs) and fed every decoded picture after it.
 pub(crate) struct FilterChain {
@@ -333,35 +369,6 @@ impl FilterChain {
         }
     }
 
-    fn build(&self, spec: &str, f: &frame::Video) -> Result<filter::Graph, MediaError> {
-        let mut g = filter::Graph::new();
-        let sar = f.aspect_ratio();
-        let (sn, sd) = if sar.numerator() > 0 && sar.denominator() > 0 {
-            (sar.numerator(), sar.denominator())
-        } else {
-            (1, 1)
-        };
-        let args = format!(
-            "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={sn}/{sd}",
-            f.width(),
-            f.height(),
-            ffmpeg_next::ffi::AVPixelFormat::from(f.format()) as i32,
-            self.time_base.numerator(),
-            self.time_base.denominator(),
-        );
-        g.add(&filter::find("buffer").expect("buffer"), "in", &args)
-            .ctx(|| format!("video filter source {args}"))?;
-        g.add(&filter::find("buffersink").expect("buffersink"), "out", "")
-            .ctx(|| "video filter sink".into())?;
-        g.output("in", 0)
-            .and_then(|p| p.input("out", 0))
-            .and_then(|p| p.parse(spec))
-            .ctx(|| format!("video filter graph {spec}"))?;
-        g.validate()
-            .ctx(|| format!("validating video filter graph {spec}"))?;
-        Ok(g)
-    }
-
     /// Put one decoded picture through the graph and hand every picture that comes out
     /// (none, one or, at the end, the ones held back) to `emit`. `None` flushes.
     pub(crate) fn push(
@@ -378,7 +385,7 @@ impl FilterChain {
         match input {
             Some(f) => {
                 if self.graph.is_none() {
-                    self.graph = Some(self.build(&spec, f)?);
+                    self.graph = Some(video_graph(f, self.time_base, &spec)?);
                 }
                 // Filters see pts only; the decoder's best-effort time is the one we grid on.
                 let best = f.timestamp().or(f.pts());

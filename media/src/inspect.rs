@@ -466,31 +466,8 @@ struct VideoFilters {
 
 impl VideoFilters {
     fn new(f: &frame::Video, tb: FfRational, spec: &str) -> Result<Self, MediaError> {
-        let mut g = filter::Graph::new();
-        let sar = f.aspect_ratio();
-        let (sn, sd) = if sar.numerator() > 0 && sar.denominator() > 0 {
-            (sar.numerator(), sar.denominator())
-        } else {
-            (1, 1)
-        };
+        let g = crate::convert::video_graph(f, tb, spec)?;
         let fmt: ffmpeg_next::ffi::AVPixelFormat = f.format().into();
-        let args = format!(
-            "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={sn}/{sd}",
-            f.width(),
-            f.height(),
-            fmt as i32,
-            tb.numerator(),
-            tb.denominator()
-        );
-        g.add(&filter::find("buffer").expect("buffer"), "in", &args)
-            .ctx(|| format!("inspection video source ({args})"))?;
-        g.add(&filter::find("buffersink").expect("buffersink"), "out", "")
-            .ctx(|| "inspection video sink".into())?;
-        g.output("in", 0)
-            .and_then(|p| p.input("out", 0))
-            .and_then(|p| p.parse(spec))
-            .ctx(|| format!("inspection video graph {spec}"))?;
-        g.validate().ctx(|| "validating inspection graph".into())?;
         Ok(Self {
             graph: g,
             black: Marks::default(),

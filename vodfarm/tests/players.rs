@@ -4,29 +4,21 @@
 //! without them this test fails, it never skips.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::support::*;
 
 #[test]
 fn hls_js_dash_js_shaka_and_ffmpeg_play_fixed_and_per_title_ladders() {
-    let players = Path::new(env!("CARGO_MANIFEST_DIR")).join("../players");
-    assert!(
-        players.join("node_modules/playwright-core").is_dir(),
-        "players/node_modules missing: run `npm ci` in players/ (scripts/test.sh does)"
-    );
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "Debian chromium missing: apt-get install chromium"
-    );
+    // Fail before encoding when node_modules or Chromium are missing.
+    players_dir();
     let (_, master) = fixture("h264-24fps-aac");
     // The fixed Apple ladder and the per-title one (the default).
     for ladder in ["apple-avc", "per-title"] {
-        play(&players, &master, ladder);
+        play_ladder(&master, ladder);
     }
 }
 
-fn play(players: &Path, master: &Path, ladder: &str) {
+fn play_ladder(master: &Path, ladder: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let out = run_title(master, "play", tmp.path(), &["--ladder", ladder]);
     assert!(
@@ -42,24 +34,16 @@ fn play(players: &Path, master: &Path, ladder: &str) {
         .as_u64()
         .expect("a rung")
         .to_string();
-    let out = Command::new("node")
-        .current_dir(players)
-        .arg("play.mjs")
-        .arg(tmp.path().join("origin/play"))
-        .arg(&lowest)
-        .output()
-        .expect("node runs");
-    let report = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{report}");
-    assert!(
-        out.status.success(),
-        "players failed on the {ladder} ladder:\n{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let origin = tmp.path().join("origin/play");
+    let lines = play(
+        &[Path::new("play.mjs"), &origin, Path::new(&lowest)],
+        &format!("players failed on the {ladder} ladder"),
     );
     // One line per case, all ok: 4 browser cases and 2 FFmpeg reads.
-    let lines: Vec<&str> = report.lines().collect();
-    assert_eq!(lines.len(), 6, "{report}");
-    assert!(lines.iter().all(|l| l.contains("\"ok\":true")), "{report}");
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    for l in &lines {
+        assert_eq!(l["ok"], true, "{l}");
+    }
 }
 
 /// The three-track master: each player lists en, fr and und, switches from the track it
@@ -67,32 +51,20 @@ fn play(players: &Path, master: &Path, ladder: &str) {
 /// segments and keeps playing (players/play.mjs --audio).
 #[test]
 fn hls_js_dash_js_and_shaka_switch_audio_tracks() {
-    let players = Path::new(env!("CARGO_MANIFEST_DIR")).join("../players");
-    assert!(
-        players.join("node_modules/playwright-core").is_dir(),
-        "players/node_modules missing: run `npm ci` in players/ (scripts/test.sh does)"
-    );
+    players_dir();
     let t = crate::audio::publish("three-tracks", 128, &[]);
-    let out = Command::new("node")
-        .current_dir(&players)
-        .args(["play.mjs", "--audio", "en,fr,und"])
-        .arg(&t.origin)
-        .output()
-        .expect("node runs");
-    let report = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{report}");
-    assert!(
-        out.status.success(),
-        "audio switching failed:\n{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let origin = t.origin.to_string_lossy().into_owned();
+    let lines = play(
+        &["play.mjs", "--audio", "en,fr,und", origin.as_str()],
+        "audio switching failed",
     );
-    let lines: Vec<&str> = report.lines().collect();
-    assert_eq!(lines.len(), 6, "{report}");
-    for l in &lines[..4] {
-        let v: serde_json::Value = serde_json::from_str(l).unwrap();
-        assert_eq!(v["ok"], true, "{l}");
-        assert_eq!(v["offered"], serde_json::json!(["en", "fr", "und"]), "{l}");
-        assert_ne!(v["reported"], v["before"], "{l}");
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    for v in &lines[..4] {
+        assert_eq!(v["ok"], true, "{v}");
+        assert_eq!(v["offered"], serde_json::json!(["en", "fr", "und"]), "{v}");
+        assert_ne!(v["reported"], v["before"], "{v}");
     }
-    assert!(lines.iter().all(|l| l.contains("\"ok\":true")), "{report}");
+    for l in &lines {
+        assert_eq!(l["ok"], true, "{l}");
+    }
 }

@@ -335,11 +335,7 @@ fn bad_sidecars_are_refused_with_their_line_and_nothing_is_stored() {
 /// its time; FFmpeg reads both manifests with the text tracks (players/play.mjs).
 #[test]
 fn players_list_the_subtitle_tracks_and_show_a_cue_at_its_time() {
-    let players = Path::new(env!("CARGO_MANIFEST_DIR")).join("../players");
-    assert!(
-        players.join("node_modules/playwright-core").is_dir(),
-        "players/node_modules missing: run `npm ci` in players/ (scripts/test.sh does)"
-    );
+    players_dir();
     let (_, master) = fixture("h264-24fps-aac");
     let tmp = tempfile::tempdir().unwrap();
     let side = tempfile::tempdir().unwrap();
@@ -357,27 +353,23 @@ fn players_list_the_subtitle_tracks_and_show_a_cue_at_its_time() {
         .iter()
         .map(|(lang, forced, _, text, at)| serde_json::json!({"lang": lang, "forced": forced, "at": at, "text": text}))
         .collect();
-    let out = Command::new("node")
-        .current_dir(&players)
-        .arg("play.mjs")
-        .arg("--subtitles")
-        .arg(tmp.path().join("origin/subs"))
-        .arg(serde_json::Value::Array(expected).to_string())
-        .output()
-        .expect("node runs");
-    let report = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{report}");
-    assert!(
-        out.status.success(),
-        "players failed:\n{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let origin = tmp
+        .path()
+        .join("origin/subs")
+        .to_string_lossy()
+        .into_owned();
+    let expected = serde_json::Value::Array(expected).to_string();
+    let lines = play(
+        &[
+            "play.mjs",
+            "--subtitles",
+            origin.as_str(),
+            expected.as_str(),
+        ],
+        "players failed",
     );
-    let lines: Vec<serde_json::Value> = report
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
     // 4 browser cases (hls.js, dash.js, Shaka on HLS and DASH) and 2 FFmpeg reads.
-    assert_eq!(lines.len(), 6, "{report}");
+    assert_eq!(lines.len(), 6, "{lines:?}");
     for l in &lines {
         assert_eq!(l["ok"], true, "{l}");
     }

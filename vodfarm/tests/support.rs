@@ -212,6 +212,28 @@ pub fn players_dir() -> PathBuf {
     players
 }
 
+/// Run a players/ script (`node ARGS…` in players/, see [`players_dir`]) and return its
+/// report, one JSON value per line; the report is printed, and a failing script fails
+/// the test with `what`, the report and its stderr.
+pub fn play<S: AsRef<std::ffi::OsStr>>(args: &[S], what: &str) -> Vec<serde_json::Value> {
+    let out = Command::new("node")
+        .current_dir(players_dir())
+        .args(args)
+        .output()
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    assert!(
+        out.status.success(),
+        "{what}:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
 /// The command's stdout; its stderr in the panic message if it failed.
 pub fn ok(out: Output) -> String {
     assert!(

@@ -183,29 +183,19 @@ fn ffmpeg_presents_flash_and_beep_together_from_hls_and_dash() {
 
 #[test]
 fn hls_js_dash_js_and_shaka_present_flash_and_beep_together() {
-    let players = players_dir();
+    players_dir();
     let (_tmp, origin) = publish();
-    let out = Command::new("node")
-        .current_dir(&players)
-        .arg("sync.mjs")
-        .arg(&origin)
-        .arg(FLASHES.len().to_string())
-        .arg(FLASH_LUMA.to_string())
-        .output()
-        .expect("node runs");
-    let report = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{report}");
-    assert!(
-        out.status.success(),
-        "players did not give a full measurement:\n{report}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let lines = play(
+        &[
+            "sync.mjs".into(),
+            origin.clone().into_os_string(),
+            FLASHES.len().to_string().into(),
+            FLASH_LUMA.to_string().into(),
+        ],
+        "players did not give a full measurement",
     );
     // One line per case: hls.js, dash.js, Shaka on HLS and on DASH.
-    let lines: Vec<serde_json::Value> = report
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 4, "{report}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
     let times = |v: &serde_json::Value| -> Vec<f64> {
         v.as_array()
             .unwrap()
