@@ -376,7 +376,7 @@ impl FilterChain {
         input: Option<&mut frame::Video>,
         mut emit: impl FnMut(&frame::Video),
     ) -> Result<(), MediaError> {
-        let Some(spec) = self.spec.clone() else {
+        let Some(spec) = self.spec.as_deref() else {
             if let Some(f) = input {
                 emit(f);
             }
@@ -385,7 +385,7 @@ impl FilterChain {
         match input {
             Some(f) => {
                 if self.graph.is_none() {
-                    self.graph = Some(video_graph(f, self.time_base, &spec)?);
+                    self.graph = Some(video_graph(f, self.time_base, spec)?);
                 }
                 // Filters see pts only; the decoder's best-effort time is the one we grid on.
                 let best = f.timestamp().or(f.pts());
