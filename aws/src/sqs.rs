@@ -12,7 +12,7 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 
 use crate::runtime::{block_on, describe};
-use workers::queue::{Queue, QueueError, Received};
+use workers::queue::{Peeked, Queue, QueueError, Received};
 
 pub struct SqsQueue {
     client: Client,
@@ -200,6 +200,50 @@ impl Queue for SqsQueue {
 
     fn depth(&self, queue: &str) -> Result<usize, QueueError> {
         self.attribute(queue, QueueAttributeName::ApproximateNumberOfMessages)
+    }
+
+    fn peek(&self, queue: &str, max: usize) -> Result<Vec<Peeked>, QueueError> {
+        let url = self.url(queue)?;
+        // A receive with visibility 0 leaves every message visible; SQS answers with at
+        // most 10 and samples its servers, so a short queue may need more than one call.
+        let mut out: Vec<Peeked> = Vec::new();
+        for _ in 0..max.div_ceil(10).max(1) * 2 {
+            let got = block_on(
+                self.client
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(max.clamp(1, 10) as i32)
+                    .visibility_timeout(0)
+                    .message_system_attribute_names(
+                        MessageSystemAttributeName::ApproximateReceiveCount,
+                    )
+                    .send(),
+            )
+            .map_err(|e| err(queue, describe(&e)))?;
+            if got.messages().is_empty() {
+                break;
+            }
+            for m in got.messages() {
+                let id = m.message_id().unwrap_or_default().to_string();
+                if out.len() < max && !out.iter().any(|p| p.id == id) {
+                    out.push(Peeked {
+                        id,
+                        body: m.body().unwrap_or_default().to_string(),
+                        receive_count: m
+                            .attributes()
+                            .and_then(|a| {
+                                a.get(&MessageSystemAttributeName::ApproximateReceiveCount)
+                            })
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(1),
+                    });
+                }
+            }
+            if out.len() >= max {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     fn in_flight(&self, queue: &str) -> Result<usize, QueueError> {

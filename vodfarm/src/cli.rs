@@ -41,6 +41,23 @@ pub enum Cmd {
         /// Local scratch space (default: a temporary folder).
         #[arg(long)]
         scratch: Option<PathBuf>,
+        /// Serve Prometheus metrics at http://ADDR/metrics (this worker's jobs, encode
+        /// speed, store bytes, and the queues).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
+        #[arg(long, default_value = "./vodfarm-data")]
+        store: PathBuf,
+    },
+    /// The ops console: web pages for content ops (titles, farm, placement), the JSON
+    /// API (/api/...), actions (retry, requeue, discard) and Prometheus /metrics.
+    Serve {
+        /// Address to listen at (port 0: any free port; the URL is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Bearer token that actions need (also VODFARM_TOKEN); without one the console
+        /// is read-only.
+        #[arg(long)]
+        token: Option<String>,
         #[arg(long, default_value = "./vodfarm-data")]
         store: PathBuf,
     },
@@ -60,6 +77,10 @@ pub enum Cmd {
     Status {
         /// Title id; all titles when left out.
         title: Option<String>,
+        /// Print the machine-readable report (schema in the README): an object for one
+        /// title, an array for all.
+        #[arg(long)]
+        json: bool,
         #[arg(long, default_value = "./vodfarm-data")]
         store: PathBuf,
     },

@@ -228,22 +228,27 @@ impl Config {
 
     /// The store alone (commands that queue nothing: place).
     pub fn open_store(&self) -> Result<Arc<dyn ObjectStore>, ConfigError> {
-        Ok(match &self.store {
-            StoreConfig::Embedded { dir } => {
-                Arc::new(LocalStore::open(dir).map_err(|e| ConfigError::Invalid(e.to_string()))?)
-            }
+        let (store, backend): (Arc<dyn ObjectStore>, _) = match &self.store {
+            StoreConfig::Embedded { dir } => (
+                Arc::new(LocalStore::open(dir).map_err(|e| ConfigError::Invalid(e.to_string()))?),
+                "embedded",
+            ),
             StoreConfig::S3 {
                 bucket,
                 buckets,
                 endpoint,
                 region,
-            } => Arc::new(S3Store::new(
-                bucket,
-                buckets.clone(),
-                endpoint.as_deref(),
-                region.as_deref(),
-            )),
-        })
+            } => (
+                Arc::new(S3Store::new(
+                    bucket,
+                    buckets.clone(),
+                    endpoint.as_deref(),
+                    region.as_deref(),
+                )),
+                "s3",
+            ),
+        };
+        Ok(Arc::new(workers::metered::Metered::new(store, backend)))
     }
 
     pub fn open(&self) -> Result<Backends, ConfigError> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Parser;
 use vodfarm::cli::{Cli, Cmd, LadderCmd, OcaCmd};
-use vodfarm::commands::{farm, ladder, place, run, sample, status};
+use vodfarm::commands::{farm, ladder, place, run, sample, serve, status};
 use vodfarm::config::{Backends, Config};
 use workers::store::ObjectStore;
 
@@ -51,14 +51,25 @@ fn dispatch(cli: Cli) -> Result<()> {
             stages,
             concurrency,
             scratch,
+            metrics,
             store,
-        } => farm::worker(open(&store)?, &stages, concurrency, scratch),
+        } => farm::worker(open(&store)?, &stages, concurrency, scratch, metrics),
+        Cmd::Serve {
+            listen,
+            token,
+            store,
+        } => {
+            existing(&store)?;
+            serve::serve(open(&store)?, listen, token)
+        }
         Cmd::Init { store } => {
             load(&store)?.init()?;
             println!("backends ready");
             Ok(())
         }
-        Cmd::Status { title, store } => status::show(existing(&store)?.as_ref(), title.as_deref()),
+        Cmd::Status { title, json, store } => {
+            status::show(existing(&store)?.as_ref(), title.as_deref(), json)
+        }
         Cmd::Place {
             fleet,
             stats,

@@ -10,11 +10,14 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod deadletter;
 pub mod error;
 pub mod evaluate;
 pub mod keys;
 pub mod lock;
 pub mod messages;
+pub mod metered;
+pub mod metrics;
 pub mod place;
 pub mod plan;
 pub mod pool;

@@ -108,6 +108,17 @@ impl Message {
         }
     }
 
+    /// The job's stage, as its JSON names it (`encode`): the metrics' label.
+    pub fn stage(&self) -> &'static str {
+        match self.job {
+            Job::Ingest { .. } => "ingest",
+            Job::Encode { .. } => "encode",
+            Job::Audio { .. } => "audio",
+            Job::Package { .. } => "package",
+            Job::Place { .. } => "place",
+        }
+    }
+
     /// The title the job is for.
     pub fn title(&self) -> &TitleId {
         match &self.job {

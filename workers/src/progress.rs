@@ -123,6 +123,120 @@ impl Progress {
     pub fn published(&self) -> bool {
         self.status.state == State::Published
     }
+
+    /// How far the title is, 0-100, from its done parts: planning is the first 5%,
+    /// encoding the parts up to 90% (in proportion to the parts done), packaging the
+    /// tracks up to 99%, publishing the last 1%. A failed title keeps the figure of
+    /// what it had done.
+    pub fn percent(&self) -> u8 {
+        let frac = |done: usize, all: usize| {
+            if all == 0 {
+                0.0
+            } else {
+                done.min(all) as f64 / all as f64
+            }
+        };
+        let p = match self.status.state {
+            State::Published => 100.0,
+            State::Submitted => 0.0,
+            State::Packaging => 90.0 + 9.0 * frac(self.tracks_packaged, self.tracks),
+            State::Encoding | State::Failed if !self.planned => 0.0,
+            State::Encoding | State::Failed => 5.0 + 85.0 * frac(self.parts_done, self.parts),
+        };
+        p.floor() as u8
+    }
+
+    /// The stage the title is at (`ingest`, `encode`, `package`), or `done`/`failed`.
+    pub fn stage(&self) -> &'static str {
+        match self.status.state {
+            State::Submitted => "ingest",
+            State::Encoding if !self.planned => "ingest",
+            State::Encoding => "encode",
+            State::Packaging => "package",
+            State::Published => "done",
+            State::Failed => "failed",
+        }
+    }
+
+    /// The machine-readable report (`vodfarm status --json`, `/api/titles`).
+    pub fn report(&self) -> Report {
+        let s = &self.status;
+        Report {
+            schema: REPORT_SCHEMA,
+            title: s.title.to_string(),
+            state: s.state,
+            stage: self.stage().to_string(),
+            percent: self.percent(),
+            parts_done: self.parts_done,
+            parts: self.parts,
+            tracks_packaged: self.tracks_packaged,
+            tracks: self.tracks,
+            renditions: s.renditions.clone(),
+            error: s.error.clone(),
+            submitted_ms: s.times.get(&State::Submitted).copied(),
+            finished_ms: match s.state {
+                State::Published | State::Failed => s.times.get(&s.state).copied(),
+                _ => None,
+            },
+            times_ms: s.times.clone(),
+            stage_seconds: s
+                .stage_seconds()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            per_title_rungs: self.per_title_rungs,
+            qc: self.qc.clone(),
+            conversion: self.conversion.clone(),
+            audio: self.audio.clone(),
+        }
+    }
+}
+
+/// The version of [`Report`]'s layout: raised when a field changes meaning or goes.
+pub const REPORT_SCHEMA: u32 = 1;
+
+/// A title's status for machines (`vodfarm status --json`, `/api/titles/<ID>`).
+/// Times are milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Report {
+    /// [`REPORT_SCHEMA`].
+    pub schema: u32,
+    /// The title id.
+    pub title: String,
+    /// submitted, encoding, packaging, published or failed.
+    pub state: State,
+    /// ingest, encode, package, done or failed.
+    pub stage: String,
+    /// 0-100 from the done parts (see [`Progress::percent`]).
+    pub percent: u8,
+    /// Parts (chunks, audio) encoded.
+    pub parts_done: usize,
+    /// All parts; 0 until planned.
+    pub parts: usize,
+    /// Tracks with a published init segment.
+    pub tracks_packaged: usize,
+    /// All tracks.
+    pub tracks: usize,
+    /// Rendition ids planned (video, then audio).
+    pub renditions: Vec<String>,
+    /// Why the title failed.
+    pub error: Option<String>,
+    /// When it was submitted.
+    pub submitted_ms: Option<u64>,
+    /// When it was published or failed.
+    pub finished_ms: Option<u64>,
+    /// When it last entered each state.
+    pub times_ms: std::collections::BTreeMap<State, u64>,
+    /// Seconds spent in each finished stage (ingest, encode, package).
+    pub stage_seconds: std::collections::BTreeMap<String, f64>,
+    /// Rungs of the chosen per-title ladder, when per-title.
+    pub per_title_rungs: Option<usize>,
+    /// The master's QC summary.
+    pub qc: Option<String>,
+    /// What is done to the master's pictures.
+    pub conversion: Vec<String>,
+    /// Each audio rendition and its loudness normalisation.
+    pub audio: Vec<String>,
 }
 
 /// Every title in the store, by id.

@@ -171,6 +171,21 @@ pub trait Queue: Send + Sync {
     fn depth(&self, queue: &str) -> Result<usize, QueueError>;
     /// Messages received and not yet deleted (approximate, like SQS).
     fn in_flight(&self, queue: &str) -> Result<usize, QueueError>;
+    /// Up to `max` visible messages, looked at without taking them (the console's
+    /// dead-letter view). SQS has no peek: its backend receives with a visibility of
+    /// zero, which leaves the messages visible but counts a receive.
+    fn peek(&self, queue: &str, max: usize) -> Result<Vec<Peeked>, QueueError>;
+}
+
+/// A message looked at by [`Queue::peek`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peeked {
+    /// The message's id ([`Received::id`]).
+    pub id: String,
+    /// The body, as sent (a malformed message's bytes, lossily decoded).
+    pub body: String,
+    /// Receives so far.
+    pub receive_count: u32,
 }
 
 /// A message file's content. (Files of the previous layout also hold their receive
@@ -732,6 +747,39 @@ impl Queue for LocalQueue {
             .filter(|n| parse_ready(n).is_some())
             .count();
         Ok(ready + self.count_inflight(queue)?.1)
+    }
+
+    fn peek(&self, queue: &str, max: usize) -> Result<Vec<Peeked>, QueueError> {
+        let ready = self.dir(queue, READY);
+        let mut names: Vec<String> = list(queue, &ready)?
+            .into_iter()
+            .filter(|n| parse_ready(n).is_some())
+            .collect();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            if out.len() >= max {
+                break;
+            }
+            let (id, n) = parse_ready(&name).expect("filtered");
+            // Files are immutable once in ready/: reading one races only with its
+            // receive (then it is gone and skipped).
+            let raw = match fs::read(ready.join(&name)) {
+                Ok(raw) if !raw.is_empty() => raw,
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(fs_err(queue, "peek", &ready.join(&name), e)),
+            };
+            let body = serde_json::from_slice::<Envelope>(&raw)
+                .map(|e| e.body)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&raw).into_owned());
+            out.push(Peeked {
+                id: id.to_string(),
+                body,
+                receive_count: n,
+            });
+        }
+        Ok(out)
     }
 }
 

@@ -57,17 +57,12 @@ pub fn retry(
         Err(StoreError::NotFound { .. }) => None,
         Err(e) => return Err(e.into()),
     };
-    let mut st = status::read(store, t).unwrap_or(status::TitleStatus {
-        title: t.clone(),
-        state: State::Submitted,
-        error: None,
-        chunks: 0,
-        renditions: vec![],
-    });
+    let mut st =
+        status::read(store, t).unwrap_or_else(|| status::TitleStatus::new(t, State::Submitted));
     st.error = None;
     let resumed = match plan {
         None => {
-            st.state = State::Submitted;
+            st.enter(State::Submitted);
             status::write(store, &st)?;
             send(Job::Ingest { title: t.clone() })?;
             Resumed::Ingest
@@ -89,12 +84,12 @@ pub fn retry(
             store.delete(&keys::claim(t, "packager"))?;
             store.delete(&keys::claim(t, "package"))?;
             if parts.is_empty() {
-                st.state = State::Packaging;
+                st.enter(State::Packaging);
                 status::write(store, &st)?;
                 send(Job::Package { title: t.clone() })?;
                 Resumed::Package
             } else {
-                st.state = State::Encoding;
+                st.enter(State::Encoding);
                 status::write(store, &st)?;
                 for p in &parts {
                     match p.strip_prefix('c').and_then(|i| i.parse().ok()) {

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::messages::{Message, QUEUE_ENCODE, QUEUE_INGEST, QUEUE_PACKAGE};
+use crate::metrics::{self, Outcome};
 use crate::stages::{handle, Ctx};
 use crate::status::{self, State};
 use crate::StageError;
@@ -74,9 +75,19 @@ pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageErr
                 tracing::error!(queue = q, error = %e, "dead-lettering message");
                 ctx.queue.send(&format!("{q}-dlq"), &msg.body)?;
                 ctx.queue.delete(q, &msg.receipt)?;
+                metrics::get()
+                    .jobs_dead_lettered
+                    .with_label_values(&[q])
+                    .inc();
                 return Ok(true);
             }
         };
+        let stage = m.stage();
+        metrics::get()
+            .jobs_received
+            .with_label_values(&[stage])
+            .inc();
+        let started = std::time::Instant::now();
         // The heartbeat: keep the message invisible while the stage runs.
         let (done, stop) = mpsc::channel::<()>();
         let result = std::thread::scope(|scope| {
@@ -100,9 +111,17 @@ pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageErr
             r
         });
         let last_try = msg.receive_count >= MAX_RECEIVES;
+        let outcome = match &result {
+            Ok(()) => Outcome::Succeeded,
+            Err(e) if e.is_transient() && !last_try && !(s.disk_full_fails && e.is_disk_full()) => {
+                Outcome::Retried
+            }
+            Err(_) => Outcome::Failed,
+        };
+        metrics::get().job_done(stage, outcome, started.elapsed());
         match result {
             Ok(()) => ctx.queue.delete(q, &msg.receipt)?,
-            Err(e) if e.is_transient() && !last_try && !(s.disk_full_fails && e.is_disk_full()) => {
+            Err(e) if outcome == Outcome::Retried => {
                 let after = backoff(msg.receive_count);
                 tracing::warn!(title = %m.title(), job = ?m.job, error = %e, receives = msg.receive_count, retry_in = ?after, "will retry");
                 let _ = ctx.queue.extend(q, &msg.receipt, after);

@@ -1,12 +1,14 @@
 //! Status records for content ops (`control/titles/<id>.json`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::store::ObjectStore;
 use crate::{keys, TitleId};
 
 /// Where a title is in the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// Master and request stored, ingest queued; not yet planned.
@@ -19,6 +21,19 @@ pub enum State {
     Published,
     /// Given up on; `error` says why (`vodfarm retry` starts it again).
     Failed,
+}
+
+impl State {
+    /// The state's name, as in the JSON (`published`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Submitted => "submitted",
+            State::Encoding => "encoding",
+            State::Packaging => "packaging",
+            State::Published => "published",
+            State::Failed => "failed",
+        }
+    }
 }
 
 /// A title's status record for content ops (`control/titles/<id>.json`).
@@ -37,6 +52,61 @@ pub struct TitleStatus {
     /// Video rendition ids planned; empty until ingest has planned the title.
     #[serde(default)]
     pub renditions: Vec<String>,
+    /// When the title last entered each state (milliseconds since the Unix epoch):
+    /// the title's started and finished times and its per-stage timings. Records
+    /// written before times were kept have none.
+    #[serde(default)]
+    pub times: BTreeMap<State, u64>,
+}
+
+impl TitleStatus {
+    /// A title that has just entered `state`, nothing planned yet.
+    pub fn new(title: &TitleId, state: State) -> Self {
+        let mut s = Self {
+            title: title.clone(),
+            state,
+            error: None,
+            chunks: 0,
+            renditions: Vec::new(),
+            times: BTreeMap::new(),
+        };
+        s.enter(state);
+        s
+    }
+
+    /// Move to `state` now, recording the time (a state entered again, by a retry,
+    /// gets its new time).
+    pub fn enter(&mut self, state: State) {
+        if self.state != state || !self.times.contains_key(&state) {
+            self.times.insert(state, now_ms());
+        }
+        self.state = state;
+    }
+
+    /// Seconds spent in each stage that has ended: ingest (submitted to encoding),
+    /// encode (encoding to packaging), package (packaging to published).
+    pub fn stage_seconds(&self) -> Vec<(&'static str, f64)> {
+        let at = |s: State| self.times.get(&s).copied();
+        [
+            ("ingest", State::Submitted, State::Encoding),
+            ("encode", State::Encoding, State::Packaging),
+            ("package", State::Packaging, State::Published),
+        ]
+        .into_iter()
+        .filter_map(|(name, from, to)| {
+            let (a, b) = (at(from)?, at(to)?);
+            (b >= a).then(|| (name, (b - a) as f64 / 1000.0))
+        })
+        .collect()
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// The title's status record; `None` when it is missing, unreadable or does not parse.
@@ -63,19 +133,13 @@ pub fn set(
     state: State,
     error: Option<String>,
 ) -> Result<(), crate::store::StoreError> {
-    let mut s = read(store, t).unwrap_or(TitleStatus {
-        title: t.clone(),
-        state,
-        error: None,
-        chunks: 0,
-        renditions: Vec::new(),
-    });
+    let mut s = read(store, t).unwrap_or_else(|| TitleStatus::new(t, state));
     if (s.state == State::Published && state != State::Published)
         || (s.state == State::Failed && state != State::Failed)
     {
         return Ok(());
     }
-    s.state = state;
+    s.enter(state);
     if error.is_some() {
         s.error = error;
     }

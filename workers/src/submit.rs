@@ -407,16 +407,7 @@ fn submit_new(
                 &key,
                 &serde_json::to_vec_pretty(request).expect("serialisable"),
             )?;
-            status::write(
-                store,
-                &status::TitleStatus {
-                    title: title.clone(),
-                    state: State::Submitted,
-                    error: None,
-                    chunks: 0,
-                    renditions: vec![],
-                },
-            )?;
+            status::write(store, &status::TitleStatus::new(title, State::Submitted))?;
             let m = Message::new(Job::Ingest {
                 title: title.clone(),
             });

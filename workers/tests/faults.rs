@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use workers::pool::Pool;
-use workers::queue::{LocalQueue, Queue, QueueError, Received};
+use workers::queue::{LocalQueue, Peeked, Queue, QueueError, Received};
 use workers::runner::{self, Settings};
 use workers::stages::Ctx;
 use workers::status::State;
@@ -265,6 +265,9 @@ impl Queue for PanickyQueue {
     }
     fn extend(&self, queue: &str, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
         self.inner.extend(queue, receipt, visibility)
+    }
+    fn peek(&self, queue: &str, max: usize) -> Result<Vec<Peeked>, QueueError> {
+        self.inner.peek(queue, max)
     }
     fn depth(&self, queue: &str) -> Result<usize, QueueError> {
         self.inner.depth(queue)

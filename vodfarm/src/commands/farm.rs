@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use workers::messages::{QUEUE_ENCODE, QUEUE_INGEST, QUEUE_PACKAGE};
 use workers::pool::Pool;
 use workers::retry::Resumed;
@@ -63,6 +63,7 @@ pub fn worker(
     stages: &[String],
     concurrency: Option<usize>,
     scratch: Option<PathBuf>,
+    metrics: Option<std::net::SocketAddr>,
 ) -> Result<()> {
     let mut queues = Vec::new();
     for s in stages {
@@ -87,6 +88,14 @@ pub fn worker(
         }
         None => None,
     };
+    if let Some(addr) = metrics {
+        let bound = vodfarm_console::spawn(
+            vodfarm_console::metrics::worker_router(b.queue.clone()),
+            addr,
+        )
+        .with_context(|| format!("serving metrics at {addr}"))?;
+        eprintln!("metrics at http://{bound}/metrics");
+    }
     crate::signals::install();
     let scratch_dir = match scratch {
         Some(d) => d,

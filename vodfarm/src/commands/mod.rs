@@ -5,4 +5,5 @@ pub mod ladder;
 pub mod place;
 pub mod run;
 pub mod sample;
+pub mod serve;
 pub mod status;

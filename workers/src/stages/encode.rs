@@ -59,7 +59,12 @@ pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
         };
         let started = std::time::Instant::now();
         let outs = media::encode_chunk(&file, grid, &plan.conversion, &todo)?;
-        tracing::info!(title = %t, chunk = index, rungs = outs.len(), secs = started.elapsed().as_secs_f64(), "encoded");
+        let took = started.elapsed();
+        tracing::info!(title = %t, chunk = index, rungs = outs.len(), secs = took.as_secs_f64(), "encoded");
+        for (settings, out) in todo.iter().zip(&outs) {
+            let size = format!("{}p", settings.width.min(settings.height));
+            crate::metrics::get().chunk_encoded(&size, out.packets.len() as u64, took);
+        }
         for (settings, out) in todo.iter().zip(outs) {
             let track = to_track(&plan, &chunk, settings, out)?;
             ctx.store

@@ -19,18 +19,13 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         make_plan(ctx, t)?;
     }
     let plan = ctx.plan(t)?;
-    let mut s = status::read(ctx.store.as_ref(), t).unwrap_or(status::TitleStatus {
-        title: t.clone(),
-        state: State::Encoding,
-        error: None,
-        chunks: 0,
-        renditions: vec![],
-    });
+    let mut s = status::read(ctx.store.as_ref(), t)
+        .unwrap_or_else(|| status::TitleStatus::new(t, State::Encoding));
     s.chunks = plan.chunks.len();
     s.renditions = plan.rungs.iter().map(|r| r.id.clone()).collect();
     s.renditions.extend(plan.audio.iter().map(|a| a.id.clone()));
     if s.state == State::Submitted {
-        s.state = State::Encoding;
+        s.enter(State::Encoding);
     }
     status::write(ctx.store.as_ref(), &s)?;
     // Re-sending on redelivery is harmless: encode and audio are idempotent.
