@@ -77,7 +77,16 @@
     },
     async start(kind) {
       const v = document.getElementById('video');
-      if (this.player) { await this.player.destroy(); this.player = null; }
+      // Ready (for people and tests) once this player has listed its renditions.
+      delete this.section.dataset.ready;
+      this.options('rendition', [['auto', 'auto']]);
+      this.options('audio', []);
+      if (this.player) {
+        const old = this.player;
+        this.player = null;
+        if (old.detachMedia) old.detachMedia();
+        await old.destroy();
+      }
       const origin = this.section.dataset.origin;
       if (kind === 'hls.js') {
         const h = new Hls({ enableWorker: false });
@@ -85,6 +94,7 @@
         h.on(Hls.Events.MANIFEST_PARSED, () => {
           this.options('rendition', [['auto', 'auto'], ...h.levels.map((l, i) => [String(i), `${l.height}p ${Math.round(l.bitrate / 1000)}k`])]);
           this.options('audio', h.audioTracks.map((a, i) => [String(i), `${a.lang || 'und'} ${a.name || ''}`]));
+          this.section.dataset.ready = kind;
           v.play().catch(() => {});
         });
         h.on(Hls.Events.ERROR, (e, d) => { if (d.fatal) flash('preview: ' + d.details, true); });
@@ -105,14 +115,15 @@
           return [...seen.values()].sort((a, b) => a.height - b.height);
         };
         this.options('rendition', [['auto', 'auto'], ...videos().map((t) => [String(t.height), `${t.height}p ${Math.round((t.videoBandwidth || t.bandwidth) / 1000)}k`])]);
-        this.options('audio', s.getAudioLanguagesAndRoles().map((a) => [a.language, a.language]));
+        this.options('audio', s.getAudioTracks().map((a) => [a.language, `${a.language} ${a.label || ''}`]));
         this.pick = (val) => {
           if (val === 'auto') { s.configure({ abr: { enabled: true } }); return; }
           s.configure({ abr: { enabled: false } });
           const t = s.getVariantTracks().find((t) => String(t.height) === val && t.language === (s.getVariantTracks().find((x) => x.active) || {}).language);
           if (t) s.selectVariantTrack(t, true);
         };
-        this.audio = (val) => s.selectAudioLanguage(val);
+        this.audio = (val) => { const a = s.getAudioTracks().find((t) => t.language === val); if (a) s.selectAudioTrack(a); };
+        this.section.dataset.ready = kind;
         v.play().catch(() => {});
       }
     },

@@ -30,10 +30,11 @@ fn seconds(s: f64) -> String {
     }
 }
 
+/// Seconds per finished stage, in pipeline order.
 fn stage_times(r: &Report) -> String {
-    r.stage_seconds
+    ["ingest", "encode", "package"]
         .iter()
-        .map(|(k, v)| format!("{} {}", esc(k), seconds(*v)))
+        .filter_map(|k| Some(format!("{k} {}", seconds(*r.stage_seconds.get(*k)?))))
         .collect::<Vec<_>>()
         .join(" · ")
 }
@@ -164,11 +165,14 @@ pub fn title_live(d: &TitleDetail) -> String {
     };
     let mut s = format!(
         "<section class=\"status\" data-title=\"{id}\" data-state=\"{state}\" data-percent=\"{pct}\">\
-<p><span class=\"state {state}\">{state}</span> at {stage}{retry}</p><p>{progress}</p>{error}\
+<p><span class=\"state {state}\">{state}</span>{stage}{retry}</p><p>{progress}</p>{error}\
 <p class=\"muted\">Started {started}{finished}. {times}</p>",
         state = r.state.as_str(),
         pct = r.percent,
-        stage = esc(&r.stage),
+        stage = match r.state {
+            TitleState::Published | TitleState::Failed => String::new(),
+            _ => format!(" at {}", esc(&r.stage)),
+        },
         progress = progress_cell(r),
         error = error_text(r),
         started = r.submitted_ms.map(time_ms).unwrap_or_else(|| "—".into()),
@@ -247,7 +251,8 @@ src=\"/titles/{href}/ladder.svg\">"
 <label>Audio <select id=\"audio\"></select></label> <span id=\"playing\" class=\"muted\"></span></p>\
 <video id=\"video\" controls muted playsinline></video>\
 <p class=\"muted\" id=\"preview-note\">The preview starts once the title is published.</p></section>\
-{plot}<h2>Request</h2>{request}<h2>Master inspection</h2>{inspection}",
+{plot}<h2>Request</h2>{request}<h2>Master inspection</h2>{inspection}\
+<script src=\"/assets/hls.min.js\"></script><script src=\"/assets/shaka-player.compiled.js\"></script>",
         id = esc(&r.title),
         live = live(&format!("/fragments/titles/{href}"), &title_live(d)),
         request = pre_json(&d.request),

@@ -9,6 +9,7 @@ mod audio;
 mod bad_input;
 mod camera;
 mod chaos;
+mod console;
 mod convert;
 mod crash;
 mod deploy;
