@@ -149,6 +149,16 @@ pub fn stats() -> String {
 pub fn appliance_report(appliance: &str) -> String {
     format!("control/appliances/{}.json", safe(appliance))
 }
+/// Where every title's job events are (see `crate::events`).
+pub const EVENTS: &str = "control/events/";
+/// Where a title's job events are, one object per event.
+pub fn events_prefix(t: &TitleId) -> String {
+    format!("{EVENTS}{t}/")
+}
+/// The title's event number `seq`, zero-padded so that keys sort in `seq` order.
+pub fn event(t: &TitleId, seq: u64) -> String {
+    format!("{EVENTS}{t}/{seq:08}.json")
+}
 /// A title's status record for ops.
 pub fn status(t: &TitleId) -> String {
     format!("control/titles/{t}.json")

@@ -13,6 +13,7 @@ pub mod analysis;
 pub mod deadletter;
 pub mod error;
 pub mod evaluate;
+pub mod events;
 pub mod keys;
 pub mod lock;
 pub mod messages;

@@ -14,7 +14,6 @@ use std::time::Duration;
 use crate::messages::{Message, QUEUE_ENCODE, QUEUE_INGEST, QUEUE_PACKAGE};
 use crate::metrics::{self, Outcome};
 use crate::stages::{handle, Ctx};
-use crate::status::{self, State};
 use crate::StageError;
 
 /// Visibility while a message is being worked on, unless configured: a heartbeat
@@ -133,7 +132,7 @@ pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageErr
                 // in flight and comes back; the caller sees the error.
                 // A place job runs after publishing: its failure is placement's, not
                 // the title's (status::set keeps a published title published).
-                status::set(ctx.store.as_ref(), m.title(), State::Failed, Some(why))?;
+                crate::events::fail_title(ctx.store.as_ref(), m.title(), why)?;
                 ctx.queue.delete(q, &msg.receipt)?;
                 if e.is_disk_full() {
                     return Err(e);

@@ -412,6 +412,7 @@ fn submit_new(
                 title: title.clone(),
             });
             queue.send(m.queue(), &m.encode())?;
+            crate::events::emit(store, title, crate::events::submitted(request));
             Ok(Submitted::New)
         }
     }

@@ -45,7 +45,9 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     let req: Request = ctx.get_json(&keys::request(t))?;
     let tmp = ctx.scratch_dir()?;
     let master = ctx.local_copy(&req.master_key, tmp.path())?;
-    let qc = crate::qc::inspect_master(ctx.store.as_ref(), t, &master, &req)?;
+    let qc = crate::qc::inspect_master(ctx.store.as_ref(), t, &master, &req);
+    crate::events::inspected(ctx.store.as_ref(), t, &req.master_sha256, &qc);
+    let qc = qc?;
     let mut split = analysis::split_master(
         &master,
         &req.ladder,
@@ -83,6 +85,11 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         LadderSpec::Fixed { ladder } => fit_ladder(ladder, shape),
         LadderSpec::PerTitle { policy } => per_title(ctx, t, policy, &split)?,
     };
+    crate::events::emit(
+        ctx.store.as_ref(),
+        t,
+        crate::events::ladder_chosen(&req.ladder, &rungs),
+    );
     let total_samples = ((report.frame_count as u128 * fps.den as u128 * AUDIO_RATE as u128
         + fps.num as u128 / 2)
         / fps.num as u128) as u64;

@@ -105,6 +105,7 @@ fn place(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
                 .filter(|p| p.diff.add.iter().any(|f| f.title == t.as_str()))
                 .count();
             tracing::info!(title = %t, titles = catalogue.titles.len(), appliances = placed.len(), new_copies = holders, "placement re-planned");
+            crate::events::emit(ctx.store.as_ref(), t, crate::events::placed(t, &placed));
             Ok(())
         }
         Ok(None) => {
@@ -125,6 +126,7 @@ fn place(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
 /// claim and send cannot lose the package job, and packaging is idempotent.
 pub(crate) fn part_done(ctx: &Ctx, t: &TitleId, plan: &Plan, part: &str) -> Result<(), StageError> {
     let done = ctx.store.list(&keys::done_prefix(t))?.len();
+    crate::events::progress(ctx.store.as_ref(), t, done, plan.parts());
     if done < plan.parts() {
         return Ok(());
     }

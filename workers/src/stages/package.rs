@@ -122,6 +122,7 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
         audio,
         subtitles,
     };
+    crate::events::emit(ctx.store.as_ref(), t, crate::events::packaged(&p));
     // The publish record, before the manifests that make the title visible: a title
     // published by more than one package message would show more than one record
     // (how the chaos tests check exactly-once publishing in the store itself).
@@ -132,6 +133,7 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
     put_text(ctx, t, "master.m3u8", &manifests::master_playlist(&p))?;
     status::set(ctx.store.as_ref(), t, State::Published, None)?;
     tracing::info!(title = %t, "published");
+    crate::events::emit(ctx.store.as_ref(), t, crate::events::published(t));
     ctx.send(Job::Place { title: t.clone() })?;
     Ok(())
 }
