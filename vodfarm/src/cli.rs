@@ -84,6 +84,19 @@ pub enum Cmd {
         #[arg(long, default_value = "./vodfarm-data")]
         store: PathBuf,
     },
+    /// Print the job events as JSON lines (schema in the README): every title's, or one
+    /// title's, each title's in order; --follow keeps printing new ones until SIGINT.
+    Events {
+        /// Only this title's events.
+        #[arg(long)]
+        title: Option<String>,
+        /// Keep polling the store and print each new event as it is stored, until
+        /// SIGINT or SIGTERM.
+        #[arg(long)]
+        follow: bool,
+        #[arg(long, default_value = "./vodfarm-data")]
+        store: PathBuf,
+    },
     /// Plan which published titles go onto which CDN appliances and write each
     /// appliance's fill plan to control/fill/<appliance>.json (the daily re-plan).
     Place {

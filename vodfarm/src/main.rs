@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Parser;
 use vodfarm::cli::{Cli, Cmd, LadderCmd, OcaCmd};
-use vodfarm::commands::{farm, ladder, place, run, sample, serve, status};
+use vodfarm::commands::{events, farm, ladder, place, run, sample, serve, status};
 use vodfarm::config::{Backends, Config};
 use workers::store::ObjectStore;
 
@@ -70,6 +70,11 @@ fn dispatch(cli: Cli) -> Result<()> {
         Cmd::Status { title, json, store } => {
             status::show(existing(&store)?.as_ref(), title.as_deref(), json)
         }
+        Cmd::Events {
+            title,
+            follow,
+            store,
+        } => events::print(existing(&store)?.as_ref(), title.as_deref(), follow),
         Cmd::Place {
             fleet,
             stats,

@@ -15,6 +15,7 @@ mod crash;
 mod deploy;
 mod determinism;
 mod e2e;
+mod events;
 mod farm;
 mod oca;
 mod place;

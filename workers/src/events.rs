@@ -294,7 +294,7 @@ pub fn append(store: &dyn ObjectStore, title: &TitleId, what: What) -> Result<Ev
         title: title.clone(),
         source,
     };
-    let mut seq = store
+    let first = store
         .list(&keys::events_prefix(title))
         .map_err(err)?
         .iter()
@@ -304,12 +304,12 @@ pub fn append(store: &dyn ObjectStore, title: &TitleId, what: What) -> Result<Ev
     let mut event = Event {
         schema: SCHEMA,
         id: String::new(),
-        seq,
+        seq: first,
         time: rfc3339(SystemTime::now()),
         title: title.clone(),
         what,
     };
-    for _ in 0..MAX_CONFLICTS {
+    for seq in first..first + u64::from(MAX_CONFLICTS) {
         event.seq = seq;
         event.id = format!("{title}:{seq}");
         let line = event.to_json() + "\n";
@@ -319,7 +319,6 @@ pub fn append(store: &dyn ObjectStore, title: &TitleId, what: What) -> Result<Ev
         {
             return Ok(event);
         }
-        seq += 1;
     }
     Err(EventError::Contended {
         title: title.clone(),

@@ -1,5 +1,6 @@
 //! One module per command group; each function is a whole command.
 
+pub mod events;
 pub mod farm;
 pub mod ladder;
 pub mod place;
