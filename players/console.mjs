@@ -6,7 +6,7 @@
 // usage: node console.mjs BASE_URL TOKEN PUBLISHED FAILED HOSTILE SCREENSHOT
 //   PUBLISHED: the title that publishes with a per-title ladder (progress watched from
 //   before the workers start); FAILED: the title whose master the test removed;
-//   HOSTILE: a title whose stored records hold markup; SCREENSHOT: a PNG to write.
+//   HOSTILE: a title whose stored records hold markup; SCREENSHOT: a JPEG to write (the README's picture).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,7 +98,7 @@ try {
     } catch (e) { /* reported below */ }
     check(`preview plays and switches rendition (${player})`, switched, { options, lowest, now: await playing() });
   }
-  await page.screenshot({ path: shot, fullPage: false });
+  await page.screenshot({ path: shot, type: 'jpeg', quality: 70 });
 
   // A hostile title's page: its records are text.
   await page.goto(`${base}/titles/${hostile}`);

@@ -175,7 +175,7 @@ fn console_in_chromium_with_metrics() {
         .trim_end_matches('/')
         .to_string();
 
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console.png");
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console.jpg");
     let mut node = Command::new("node")
         .current_dir(&players)
         .arg("console.mjs")
