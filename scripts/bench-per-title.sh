@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Per-title ladder against the fixed Apple AVC ladder, on six 1080p clips of clearly
-# different coding complexity (vodfarm sample --content ...), same encoder settings
-# (x264 veryfast, capped ABR: maxrate 1.5x, bufsize 2x).
+# different coding complexity (vodfarm sample --content ...) and three cuts of real
+# footage (`trailer` and `film`: Big Buck Bunny, animation, 720p24; `camera`: a CC0
+# night time-lapse, 640x272; from scripts/real-footage.sh in $VODFARM_FOOTAGE), x264
+# veryfast, maxrate 1.5x, bufsize 2x. Apple: capped ABR; per-title: the policy's rate
+# control (capped CRF at the CRF its probes measured for each rung, unless set to abr).
 #
 # Per clip: the per-title analysis alone (vodfarm ladder analyze, CPU measured), the
 # final encode of the chosen ladder (the decision written out as a fixed ladder file,
@@ -19,11 +22,13 @@
 #   scripts/bench-per-title.sh            # 20 s clips, VMAF on every 2nd frame
 #   CLIP_SECONDS=30 VMAF_SUBSAMPLE=1 BENCH_DIR=/tmp/b scripts/bench-per-title.sh
 #   SUMMARY_ONLY=1 BENCH_DIR=/tmp/b scripts/bench-per-title.sh   # re-print a finished run
+#   CLIPS="trailer film camera" POLICY=abr-policy.toml scripts/bench-per-title.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIP_SECONDS=${CLIP_SECONDS:-20}
 VMAF_SUBSAMPLE=${VMAF_SUBSAMPLE:-2}
-CLIPS=${CLIPS:-"slides animation slow-pan dark film-grain high-motion"}
+CLIPS=${CLIPS:-"slides animation slow-pan dark film-grain high-motion trailer film camera"}
+FOOTAGE=${VODFARM_FOOTAGE:-$HOME/.cache/vodfarm/footage}
 W=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$W"
 cargo build --release -q -p vodfarm
@@ -37,17 +42,33 @@ cpu() { # seconds of user+system CPU recorded by /usr/bin/time -f "%U %S"
 for clip in $CLIPS; do
   [ "${SUMMARY_ONLY:-0}" = 1 ] && break
   m=$W/$clip.mp4
-  [ -f "$m" ] || "$V" sample "$m" --content "$clip" --width 1920 --height 1080 --seconds "$CLIP_SECONDS" >/dev/null
+  case $clip in
+    # Real footage, cut by stream copy at a keyframe (the trailer's opening titles and
+    # the film's credits are skipped: they are not what a title is made of).
+    trailer|film|camera)
+      m=$W/$clip.ts
+      case $clip in
+        trailer) src=$FOOTAGE/trailer_bbb.mp4; at=20 ;;
+        film) src=$FOOTAGE/bbb.mp4; at=300 ;;
+        camera) src=$FOOTAGE/camera-city-night.mpg; at=0 ;;
+      esac
+      [ -f "$src" ] || scripts/real-footage.sh "$FOOTAGE" >/dev/null
+      [ -f "$m" ] || ffmpeg -v error -ss "$at" -i "$src" -t "$CLIP_SECONDS" -map 0:v:0 -map 0:a:0? -c copy -f mpegts "$m" ;;
+    *) [ -f "$m" ] || "$V" sample "$m" --content "$clip" --width 1920 --height 1080 --seconds "$CLIP_SECONDS" >/dev/null ;;
+  esac
   /usr/bin/time -f "%U %S" -o "$W/$clip.analysis.cpu" \
-    "$V" ladder analyze "$m" --json "$W/$clip.decision.json" --svg "$W/$clip.svg" >"$W/$clip.analysis.txt"
+    "$V" ladder analyze "$m" --policy "${POLICY:-per-title}" --json "$W/$clip.decision.json" --svg "$W/$clip.svg" >"$W/$clip.analysis.txt"
   python3 - "$W/$clip.decision.json" "$W/$clip.per-title.toml" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
+crf = all(r["rung"].get("crf") is not None for r in d["rungs"])
 out = ['name = "per-title-decision"', 'preset = "veryfast"', 'profile = "high"',
-       'rate_control = "abr"', 'maxrate_ratio = 1.5', 'bufsize_ratio = 2.0', 'audio_kbps = 128']
+       f'rate_control = "{"capped-crf" if crf else "abr"}"', 'maxrate_ratio = 1.5', 'bufsize_ratio = 2.0', 'audio_kbps = 128']
 for r in d["rungs"]:
     g = r["rung"]
     out += ["", "[[rung]]", f'width = {g["width"]}', f'height = {g["height"]}', f'kbps = {g["bitrate"] // 1000}']
+    if crf:
+        out.append(f'crf = {g["crf"]}')
     if g["height"] < 720:
         out.append("max_fps = 30.0")
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
@@ -69,8 +90,9 @@ import json, sys
 w, secs, clips = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 cpu = lambda f: sum(float(x) for x in open(f).read().split())
 rows = []
+errors = {}
 print()
-print(f"{'clip':<12} {'BD-rate':>8} {'apple top':>13} {'per-title top':>14} {'rungs':>6} {'analysis/encode CPU':>20} {'2 h title':>10}")
+print(f"{'clip':<12} {'BD-rate':>8} {'apple top':>13} {'per-title top':>14} {'rungs':>6} {'analysis/encode CPU':>20} {'2 h title':>10} {'measured - predicted VMAF per rung':>36}")
 for c in clips:
     cmp = json.load(open(f"{w}/{c}.compare.json"))
     a, p = cmp["apple"], cmp["pt"]
@@ -80,9 +102,21 @@ for c in clips:
     bd = cmp["bd_rate"]
     rows.append((bd, share, long_share))
     top = lambda r: f'{r[-1]["kbps"]:.0f}k/{r[-1]["vmaf"]:.1f}'
-    print(f"{c:<12} {'n/a' if bd is None else f'{bd:+.1f}%':>8} {top(a):>13} {top(p):>14} {len(a):>3}/{len(p):<2} {share*100:>19.1f}% {long_share*100:>9.1f}%")
+    # Rungs in bitrate order on both sides (the decision's and the measured renditions').
+    dec = json.load(open(f"{w}/{c}.decision.json"))["rungs"]
+    pred = [r["predicted_vmaf"] for r in sorted(dec, key=lambda r: r["rung"]["bitrate"])]
+    meas = [r["vmaf"] for r in sorted(p, key=lambda r: int(r["id"].rsplit("-", 1)[1].rstrip("k")))]
+    errors[c] = [m - q for m, q in zip(meas, pred)]
+    err = " ".join(f"{e:+.1f}" for e in errors[c])
+    print(f"{c:<12} {'n/a' if bd is None else f'{bd:+.1f}%':>8} {top(a):>13} {top(p):>14} {len(a):>3}/{len(p):<2} {share*100:>19.1f}% {long_share*100:>9.1f}% {err:>36}")
 bds = [r[0] for r in rows if r[0] is not None]
 print(f"average BD-rate {sum(bds)/len(bds):+.1f}% over {len(bds)} clips; worst {max(bds):+.1f}%")
+real = [bd for c, (bd, _, _) in zip(clips, rows) if c in ("trailer", "film", "camera") and bd is not None]
+if real:
+    print(f"real footage: average BD-rate {sum(real)/len(real):+.1f}% over {len(real)} clips; worst {max(real):+.1f}%")
+errs = [e for es in errors.values() for e in es]
+print(f"measured - predicted VMAF over {len(errs)} rungs: mean {sum(errs)/len(errs):+.1f}, worst {max(errs, key=abs):+.1f}, "
+      f"{sum(abs(e) <= 3 for e in errs)} of {len(errs)} within 3")
 print(f"analysis CPU / final encode CPU: {sum(r[1] for r in rows)/len(rows)*100:.1f}% on average (max {max(r[1] for r in rows)*100:.1f}%) on {secs:.0f} s clips; "
       f"projected for 2 h titles: {sum(r[2] for r in rows)/len(rows)*100:.1f}% (max {max(r[2] for r in rows)*100:.1f}%)")
 print(f"(top = measured kbit/s / VMAF of the top rendition; rungs = apple/per-title; files in {w})")

@@ -11,7 +11,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fit::{decimation, FittedRung};
-use crate::hull::{crossing, curves, interpolate, upper_hull, Measured};
+use crate::hull::{crf_at, crossing, curves, interpolate, upper_hull, Measured};
+use crate::policy::FinalRateControl;
 use crate::{LadderError, MasterShape, PerTitlePolicy};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,6 +144,10 @@ pub fn choose_ladder(
         }
         let max_fps = (size.0.min(size.1) < r.low_height).then_some(r.low_max_fps);
         let bitrate = kbps_u as u64 * 1000;
+        let crf = match policy.encode.rate_control {
+            FinalRateControl::CappedCrf => crf_at(points, size, kbps.log2()),
+            FinalRateControl::Abr => None,
+        };
         rungs.push(ChosenRung {
             rung: FittedRung {
                 id: format!("v{}p-{kbps_u}k", size.0.min(size.1)),
@@ -152,7 +157,7 @@ pub fn choose_ladder(
                 bitrate,
                 maxrate: (bitrate as f64 * policy.encode.maxrate_ratio).round() as u64,
                 bufsize: (bitrate as f64 * policy.encode.bufsize_ratio).round() as u64,
-                crf: None,
+                crf,
             },
             predicted_vmaf: q,
         });

@@ -123,6 +123,28 @@ pub(crate) type SizeCurve = ((u32, u32), Vec<(f64, f64)>);
 
 /// Each probe size's curve in (log2 kbps, VMAF), by rising bitrate, largest size
 /// first.
+/// The x264 CRF that gives rate `x` (log2 kbit/s) at `size`, from that size's probes:
+/// interpolated between measured CRFs in log rate, and outside them extended along the
+/// nearest two (or, with one probe, by x264's rule of thumb: 6 CRF steps halve the
+/// rate). Clamped to x264's 0-51, to a tenth.
+pub(crate) fn crf_at(points: &[Measured], size: (u32, u32), x: f64) -> Option<f32> {
+    let mut line: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| (p.width, p.height) == size && p.kbps > 0.0)
+        .map(|p| (p.x(), p.crf as f64))
+        .collect();
+    line.sort_by(|a, b| a.0.total_cmp(&b.0));
+    line.dedup_by(|a, b| (a.0 - b.0).abs() < 1e-9);
+    let crf = match line.as_slice() {
+        [] => return None,
+        [one] => one.1 - 6.0 * (x - one.0),
+        [a, b, ..] if x < a.0 => a.1 + (x - a.0) * (b.1 - a.1) / (b.0 - a.0),
+        [.., a, b] if x > b.0 => b.1 + (x - b.0) * (b.1 - a.1) / (b.0 - a.0),
+        _ => interpolate(&line, x)?,
+    };
+    Some(((crf.clamp(0.0, 51.0) * 10.0).round() / 10.0) as f32)
+}
+
 pub(crate) fn curves(points: &[Measured]) -> Vec<SizeCurve> {
     let mut sizes: Vec<(u32, u32)> = points.iter().map(|p| (p.width, p.height)).collect();
     sizes.sort_by_key(|s| std::cmp::Reverse((s.1, s.0)));
@@ -139,4 +161,41 @@ pub(crate) fn curves(points: &[Measured]) -> Vec<SizeCurve> {
             (s, line)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod crf_tests {
+    use super::*;
+
+    fn m(crf: f32, kbps: f64) -> Measured {
+        Measured {
+            width: 1280,
+            height: 720,
+            crf,
+            kbps,
+            vmaf: 80.0,
+            vmaf_p5: 70.0,
+            psnr_y: 40.0,
+        }
+    }
+
+    #[test]
+    fn crf_from_the_probes_of_the_size() {
+        let pts = [m(22.0, 4000.0), m(29.0, 1600.0), m(36.0, 700.0)];
+        let size = (1280, 720);
+        // On a probe: its CRF.
+        assert_eq!(crf_at(&pts, size, 1600f64.log2()), Some(29.0));
+        // Between probes: between their CRFs, falling as the rate rises.
+        let mid = crf_at(&pts, size, 2500f64.log2()).unwrap();
+        assert!(mid > 22.0 && mid < 29.0, "{mid}");
+        // Beyond them: extended, and clamped to x264's range.
+        assert!(crf_at(&pts, size, 8000f64.log2()).unwrap() < 22.0);
+        assert!(crf_at(&pts, size, 300f64.log2()).unwrap() > 36.0);
+        assert_eq!(crf_at(&pts, size, 1e9f64.log2()), Some(0.0));
+        assert_eq!(crf_at(&pts, size, 1f64.log2()), Some(51.0));
+        // Another size has no probes here.
+        assert_eq!(crf_at(&pts, (640, 360), 1000f64.log2()), None);
+        // One probe: 6 CRF steps per halving.
+        assert_eq!(crf_at(&pts[1..2], size, 800f64.log2()), Some(35.0));
+    }
 }

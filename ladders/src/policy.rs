@@ -40,6 +40,23 @@ pub struct EncodePolicy {
     pub maxrate_ratio: f64,
     pub bufsize_ratio: f64,
     pub audio_kbps: u32,
+    /// How the chosen rungs are encoded; capped CRF unless set.
+    #[serde(default)]
+    pub rate_control: FinalRateControl,
+}
+
+/// The final encodes' rate control.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FinalRateControl {
+    /// The CRF the probes measured at the rung's size and bitrate, with the rung's
+    /// maxrate/bufsize as a VBV cap: the mode the probes ran in, so the rung gets the
+    /// quality it was chosen for (its bitrate follows the content).
+    #[default]
+    CappedCrf,
+    /// Average bitrate at the rung's bitrate with the same cap: the bitrate is kept,
+    /// the quality follows the content (it may fall short of the prediction).
+    Abr,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
