@@ -19,6 +19,10 @@
 //! [worker]
 //! visibility_seconds = 60         # extended every third of it while a job runs
 //! wait_seconds = 2                # long-poll per queue when all were empty
+//!
+//! [events]                        # job events to webhooks and a queue: see `crate::sinks`
+//! webhooks = ["https://ops.example.com/hooks/vodfarm"]
+//! secret_env = "VODFARM_WEBHOOK_SECRET"
 //! ```
 //!
 //! Credentials always come from the standard AWS chain (environment, profile, ECS task
@@ -45,6 +49,9 @@ pub struct Config {
     pub queue: QueueConfig,
     #[serde(default)]
     pub worker: WorkerConfig,
+    /// Where job events go besides the store (`crate::sinks`).
+    #[serde(default)]
+    pub events: crate::sinks::EventsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +173,7 @@ impl Config {
             },
             queue: QueueConfig::Embedded { dir: None },
             worker: WorkerConfig::default(),
+            events: crate::sinks::EventsConfig::default(),
         }
     }
 
@@ -178,6 +186,7 @@ impl Config {
                 c.worker.visibility_seconds
             )));
         }
+        c.events.check().map_err(ConfigError::Invalid)?;
         Ok(c)
     }
 
@@ -313,7 +322,11 @@ impl Config {
         } = &self.queue
         {
             let q = SqsQueue::new(prefix, endpoint.as_deref(), region.as_deref());
-            for name in runner::QUEUES {
+            for name in runner::QUEUES
+                .iter()
+                .copied()
+                .chain(self.events.queue.as_deref())
+            {
                 q.create(name, runner::MAX_RECEIVES, self.visibility())
                     .map_err(|e| bad(e.to_string()))?;
             }

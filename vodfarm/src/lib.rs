@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod signals;
+pub mod sinks;
 
 /// Cores of this machine: the default for worker threads and analysis encodes.
 pub fn cores() -> usize {

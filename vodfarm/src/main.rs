@@ -40,7 +40,11 @@ fn dispatch(cli: Cli) -> Result<()> {
     let existing =
         |dir: &Path| -> Result<Arc<dyn ObjectStore>> { Ok(load(dir)?.open_existing_store()?) };
     match cli.cmd {
-        Cmd::Run(args) => run::run(args),
+        // `run` always uses the embedded backends in --store; only `[events]` is read.
+        Cmd::Run(args) => {
+            let events = load(&args.store)?.events;
+            run::run(args, &events)
+        }
         Cmd::Submit(args) => farm::submit(open(&args.store)?, args),
         Cmd::Retry { title, store } => {
             // A mistyped --store must not leave an empty store behind.

@@ -168,3 +168,250 @@ fn run_records_the_history_and_events_prints_it() {
     assert!(status.success(), "follower exits 0 on SIGINT: {status}");
     reader.join().unwrap();
 }
+
+/// One request the test's webhook receiver got.
+#[derive(Debug, Clone)]
+struct Request {
+    /// Header names in lower case.
+    headers: std::collections::BTreeMap<String, String>,
+    body: String,
+    /// The status it was answered with.
+    status: u16,
+}
+
+/// A webhook receiver on 127.0.0.1: answers 503 to the first `down_for` requests, then
+/// 200; with `hold`, keeps the first request unanswered until `hold` returns true (or
+/// a guard of 300 s passes, so that a broken build fails instead of hanging) and
+/// records whether it did.
+struct Receiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Request>>>,
+    held_until: std::sync::Arc<std::sync::Mutex<Option<bool>>>,
+}
+
+type Hold = Box<dyn Fn() -> bool + Send>;
+
+fn receiver(down_for: usize, hold: Option<Hold>) -> Receiver {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/vodfarm", listener.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let held_until: Arc<Mutex<Option<bool>>> = Arc::default();
+    let (g, h) = (got.clone(), held_until.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            assert!(line.starts_with("POST /hooks/vodfarm HTTP/1.1"), "{line:?}");
+            let mut headers = std::collections::BTreeMap::new();
+            loop {
+                let mut l = String::new();
+                reader.read_line(&mut l).unwrap();
+                let l = l.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                let (k, v) = l.split_once(':').unwrap();
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+            let len: usize = headers["content-length"].parse().unwrap();
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let n = g.lock().unwrap().len();
+            if n == 0 {
+                if let Some(hold) = &hold {
+                    let guard = std::time::Instant::now();
+                    let mut done = hold();
+                    while !done && guard.elapsed() < Duration::from_secs(300) {
+                        std::thread::sleep(Duration::from_millis(100));
+                        done = hold();
+                    }
+                    *h.lock().unwrap() = Some(done);
+                }
+            }
+            let status = if n < down_for { 503 } else { 200 };
+            g.lock().unwrap().push(Request {
+                headers,
+                body: String::from_utf8(body).unwrap(),
+                status,
+            });
+            let reason = if status == 200 {
+                "OK"
+            } else {
+                "Service Unavailable"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    Receiver {
+        url,
+        got,
+        held_until,
+    }
+}
+
+const SECRET: &str = "s3cret-for-the-test";
+
+/// The config of a run whose events go to `url`, signed with [`SECRET`] from the
+/// environment.
+fn config(url: &str, extra: &str) -> String {
+    format!(
+        "[events]\nwebhooks = [\"{url}\"]\nsecret_env = \"VODFARM_TEST_WEBHOOK_SECRET\"\nbackoff_ms = 50\n{extra}"
+    )
+}
+
+fn run_with_events(master: &Path, title: &str, store: &Path, config: &str) -> std::process::Output {
+    let mut args = vec![
+        "run",
+        master.to_str().unwrap(),
+        "--title",
+        title,
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    args.extend_from_slice(SETTINGS);
+    Command::new(env!("CARGO_BIN_EXE_vodfarm"))
+        .args(&args)
+        .env("VODFARM_LOG", "error")
+        .env("VODFARM_CONFIG_TOML", config)
+        .env("VODFARM_TEST_WEBHOOK_SECRET", SECRET)
+        .output()
+        .unwrap()
+}
+
+/// The signature a receiver computes: HMAC-SHA256 of the body with the shared secret,
+/// by the hmac crate (not vodfarm's code).
+fn expected_signature(body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Every request signed, named and typed as the README says.
+fn check_requests(requests: &[Request]) {
+    for r in requests {
+        assert_eq!(
+            r.headers["x-vodfarm-signature"],
+            expected_signature(&r.body),
+            "{r:?}"
+        );
+        assert_ne!(
+            r.headers["x-vodfarm-signature"],
+            expected_signature(&format!("{} ", r.body)),
+            "the signature covers the body"
+        );
+        let e: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(r.headers["x-vodfarm-delivery"], e["id"].as_str().unwrap());
+        assert_eq!(r.headers["x-vodfarm-event"], e["kind"].as_str().unwrap());
+        assert_eq!(r.headers["content-type"], "application/json");
+    }
+}
+
+/// A receiver down for the first 3 attempts still gets every event of the title, in
+/// order, each exactly as stored and validly signed; the `[events] queue` sink gets
+/// every event too.
+#[test]
+fn webhook_down_for_three_attempts_gets_every_event_in_order() {
+    let (_, master) = fixture("h264-24fps-aac");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let hook = receiver(3, None);
+    let out = run_with_events(
+        &master,
+        "ev2",
+        &store,
+        &config(&hook.url, "queue = \"events\"\n"),
+    );
+    ok(out);
+
+    let stored: Vec<String> = stored(&store, "ev2")
+        .into_iter()
+        .map(|(_, text, _)| text.trim_end().to_string())
+        .collect();
+    let json: Vec<serde_json::Value> = stored
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    check_history("ev2", &json);
+
+    let got = hook.got.lock().unwrap().clone();
+    check_requests(&got);
+    let statuses: Vec<u16> = got.iter().map(|r| r.status).collect();
+    assert_eq!(
+        &statuses[..4],
+        &[503, 503, 503, 200],
+        "down for three attempts"
+    );
+    assert!(
+        got[..4].iter().all(|r| r.body == stored[0]),
+        "the first event is retried at the head of the line"
+    );
+    let accepted: Vec<&str> = got
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.body.as_str())
+        .collect();
+    assert_eq!(
+        accepted, stored,
+        "every event once, in seq order, as stored"
+    );
+    assert_eq!(got.len(), stored.len() + 3);
+
+    // The queue sink: every event's JSON as a message of the embedded queue.
+    let q = workers::queue::LocalQueue::open(&store.join("queues"), 5).unwrap();
+    let mut messages = Vec::new();
+    while let Some(m) =
+        workers::queue::Queue::receive(&q, "events", Duration::from_secs(60), Duration::ZERO)
+            .unwrap()
+    {
+        messages.push(m.body);
+    }
+    messages.sort_by_key(|b| serde_json::from_str::<serde_json::Value>(b).unwrap()["seq"].as_u64());
+    assert_eq!(messages, stored);
+}
+
+/// A receiver that does not answer does not hold up the stages: the title is
+/// published (its `published` event stored) while the receiver still holds the first
+/// event's request; once it answers, it gets the rest, in order, before `run` exits.
+#[test]
+fn a_slow_webhook_does_not_slow_the_stages() {
+    let (_, master) = fixture("h264-24fps-aac");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let events_dir = store.join("control/events/ev3");
+    let published = move || {
+        std::fs::read_dir(&events_dir).is_ok_and(|d| {
+            d.flatten().any(|e| {
+                std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(r#""kind":"published""#))
+            })
+        })
+    };
+    let hook = receiver(0, Some(Box::new(published)));
+    let out = run_with_events(
+        &master,
+        "ev3",
+        &store,
+        &config(&hook.url, "timeout_seconds = 600\ndrain_seconds = 600\n"),
+    );
+    ok(out);
+    assert_eq!(
+        *hook.held_until.lock().unwrap(),
+        Some(true),
+        "the title was published while its first event's delivery was held"
+    );
+    let stored: Vec<String> = stored(&store, "ev3")
+        .into_iter()
+        .map(|(_, text, _)| text.trim_end().to_string())
+        .collect();
+    let got = hook.got.lock().unwrap().clone();
+    check_requests(&got);
+    let bodies: Vec<&str> = got.iter().map(|r| r.body.as_str()).collect();
+    assert_eq!(bodies, stored, "then every event, in order");
+}

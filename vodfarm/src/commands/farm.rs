@@ -22,6 +22,8 @@ pub fn submit(b: Backends, args: SubmitArgs) -> Result<()> {
     let title = TitleId::parse(&args.title)?;
     let settings: TitleSettings = (&args.settings).into();
     let request = request_for(&title, &args.master, &settings)?;
+    // The `submitted` event goes to the sinks from here (the workers emit the rest).
+    let sinks = crate::sinks::start(&b.config.events, Some(b.queue.clone()))?;
     let s = enqueue(
         b.store.as_ref(),
         b.queue.as_ref(),
@@ -30,6 +32,7 @@ pub fn submit(b: Backends, args: SubmitArgs) -> Result<()> {
         &settings.subtitle_files(),
         &request,
     )?;
+    sinks.finish_and_report();
     if s == Submitted::Exists {
         eprintln!("title '{title}' was already submitted with this master and settings");
     }
@@ -96,6 +99,7 @@ pub fn worker(
         .with_context(|| format!("serving metrics at {addr}"))?;
         eprintln!("metrics at http://{bound}/metrics");
     }
+    let sinks = crate::sinks::start(&b.config.events, Some(b.queue.clone()))?;
     crate::signals::install();
     let scratch_dir = match scratch {
         Some(d) => d,
@@ -119,6 +123,7 @@ pub fn worker(
         std::thread::sleep(Duration::from_millis(100));
     }
     pool.stop();
+    sinks.finish_and_report();
     let _ = std::fs::remove_dir_all(&scratch_dir);
     tracing::info!("worker stopped: every message it held was finished");
     eprintln!("worker stopped");

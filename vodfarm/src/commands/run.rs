@@ -26,7 +26,7 @@ const STUCK_AFTER: Duration = Duration::from_secs(2);
 /// without a job going through before `run` gives up with that error.
 const ERRORS_FOR: Duration = Duration::from_secs(10);
 
-pub fn run(args: RunArgs) -> Result<()> {
+pub fn run(args: RunArgs, events: &crate::sinks::EventsConfig) -> Result<()> {
     let title = TitleId::parse(&args.title)?;
     // Validate everything before writing anything.
     let settings: TitleSettings = (&args.settings).into();
@@ -61,6 +61,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     for q in runner::QUEUES {
         queue.recover_all(q)?;
     }
+    // Before the submit, so that its event goes out too. Dropped on an early return,
+    // which still delivers what was emitted (within drain_seconds).
+    let sinks = crate::sinks::start(events, Some(queue.clone()))?;
     let resumed = match enqueue(
         store.as_ref(),
         queue.as_ref(),
@@ -103,7 +106,11 @@ pub fn run(args: RunArgs) -> Result<()> {
     let pool = Pool::start(ctx, settings, workers, false);
     let outcome = watch(store.as_ref(), queue.as_ref(), &title, &pool);
     pool.stop();
-    outcome?;
+    if let Err(e) = outcome {
+        // The `failed` event still goes out before the error ends the process.
+        sinks.finish_and_report();
+        return Err(e);
+    }
     let origin = store_dir.join("origin").join(title.as_str());
     let hls = origin.join("master.m3u8");
     let dash = origin.join("manifest.mpd");
@@ -134,6 +141,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         hls.display(),
         origin.display()
     );
+    // The title is published and said so; a slow receiver only delays the exit.
+    sinks.finish_and_report();
     Ok(())
 }
 
