@@ -415,3 +415,84 @@ fn a_slow_webhook_does_not_slow_the_stages() {
     let bodies: Vec<&str> = got.iter().map(|r| r.body.as_str()).collect();
     assert_eq!(bodies, stored, "then every event, in order");
 }
+
+/// The farm's processes on the embedded backends: `vodfarm submit` delivers the
+/// `submitted` event (through a receiver down for its first 3 attempts) before it
+/// exits; `vodfarm worker` delivers the rest, and on SIGTERM finishes delivering and
+/// exits 0. The receiver has every event of the title once, in order, as stored.
+#[test]
+fn submit_and_worker_deliver_every_event() {
+    let (_, master) = fixture("h264-24fps-aac");
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let hook = receiver(3, None);
+    let config = format!(
+        "[store]\nbackend = \"embedded\"\ndir = \"{}\"\n{}",
+        store.display(),
+        config(&hook.url, "")
+    );
+    let farm = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vodfarm"));
+        c.args(args)
+            .env("VODFARM_LOG", "error")
+            .env_remove("VODFARM_CONFIG")
+            .env("VODFARM_CONFIG_TOML", &config)
+            .env("VODFARM_TEST_WEBHOOK_SECRET", SECRET);
+        c
+    };
+    let mut submit = vec!["submit", master.to_str().unwrap(), "--title", "ev4"];
+    submit.extend_from_slice(SETTINGS);
+    assert_eq!(ok(farm(&submit).output().unwrap()).trim(), "ev4");
+    {
+        let got = hook.got.lock().unwrap();
+        let statuses: Vec<u16> = got.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [503, 503, 503, 200],
+            "submit delivered its event before exiting"
+        );
+    }
+
+    let mut worker = Child(
+        farm(&["worker", "--concurrency", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Until the title's `published` event is stored (a guard, not a timing claim).
+    let events_dir = store.join("control/events/ev4");
+    let guard = std::time::Instant::now();
+    while !std::fs::read_dir(&events_dir).is_ok_and(|d| {
+        d.flatten().any(|e| {
+            std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(r#""kind":"published""#))
+        })
+    }) {
+        assert!(guard.elapsed() < Duration::from_secs(300), "not published");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(worker.0.id() as i32, libc::SIGTERM) };
+    assert!(
+        worker.0.wait().unwrap().success(),
+        "worker exits 0 on SIGTERM"
+    );
+
+    let stored: Vec<String> = stored(&store, "ev4")
+        .into_iter()
+        .map(|(_, text, _)| text.trim_end().to_string())
+        .collect();
+    let json: Vec<serde_json::Value> = stored
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    check_history("ev4", &json);
+    let got = hook.got.lock().unwrap().clone();
+    check_requests(&got);
+    let accepted: Vec<&str> = got
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.body.as_str())
+        .collect();
+    assert_eq!(accepted, stored);
+}

@@ -3,5 +3,6 @@
 //! through the library.
 
 mod conformance;
+mod events;
 mod faults;
 mod qc;

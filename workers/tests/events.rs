@@ -1,0 +1,127 @@
+//! Job events recorded by the pipeline driven through the library: a truncated master
+//! refused at ingest (inspected, then failed with the status's cause), the same title
+//! taking `--accept-truncated` (its history goes on from the next number), and the
+//! place job's `placed` event with a fleet in the store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use workers::events::{self, What};
+use workers::queue::LocalQueue;
+use workers::store::{LocalStore, ObjectStore};
+use workers::submit::{enqueue, request_for, Submitted, TitleSettings};
+use workers::{keys, TitleId};
+
+const FLEET: &str = r#"
+popularity_per_copy = 100.0
+max_copies = 2
+[[site]]
+id = "lon"
+[[site.appliance]]
+id = "lon-flash-1"
+kind = "flash"
+capacity_bytes = 100
+fill_rate_bps = 300000000
+[[site.appliance]]
+id = "lon-store-1"
+kind = "storage"
+capacity_bytes = 1000000000
+fill_rate_bps = 1200000000
+"#;
+
+fn dir() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("events-fixtures");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Run every queued job, one at a time, until the queues are empty.
+fn drain(ctx: &workers::stages::Ctx) {
+    let s = workers::runner::Settings::default();
+    while workers::runner::process_one(ctx, &s, false).unwrap() {}
+}
+
+fn kinds(events: &[events::Event]) -> Vec<&'static str> {
+    events.iter().map(|e| e.what.kind()).collect()
+}
+
+#[test]
+fn refused_then_accepted_then_placed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let master = fixtures::qc::truncated_ts(&dir()).unwrap();
+    let store = Arc::new(LocalStore::open(&tmp.path().join("store")).unwrap());
+    let queue = Arc::new(LocalQueue::open(&tmp.path().join("store/queues"), 5).unwrap());
+    store.put(&keys::fleet(), FLEET.as_bytes()).unwrap();
+    let ctx = workers::stages::Ctx {
+        store: store.clone(),
+        queue: queue.clone(),
+        scratch: tmp.path().join("scratch"),
+    };
+    let t = TitleId::parse("cut-events").unwrap();
+    let mut settings = TitleSettings {
+        ladder: "benchmark".into(),
+        ..TitleSettings::default()
+    };
+    let request = request_for(&t, &master, &settings).unwrap();
+    enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
+    drain(&ctx);
+
+    let history = events::read(store.as_ref(), &t).unwrap();
+    assert_eq!(kinds(&history), ["submitted", "inspected", "failed"]);
+    let status = workers::status::read(store.as_ref(), &t).unwrap();
+    match (&history[1].what, &history[2].what) {
+        (
+            What::Inspected {
+                verdict, summary, ..
+            },
+            What::Failed { cause },
+        ) => {
+            assert_eq!(verdict, "refused");
+            assert!(
+                summary.starts_with("refused: master is truncated"),
+                "{summary}"
+            );
+            assert_eq!(Some(cause), status.error.as_ref(), "the status's cause");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The same title, accepting what decodes: its history goes on from number 4,
+    // through publishing, and placement puts it on the storage appliance (the flash
+    // one holds 100 bytes).
+    settings.accept_truncated = true;
+    let request = request_for(&t, &master, &settings).unwrap();
+    let s = enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
+    assert_eq!(s, Submitted::New);
+    drain(&ctx);
+    let history = events::read(store.as_ref(), &t).unwrap();
+    let seqs: Vec<u64> = history.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=history.len() as u64).collect::<Vec<_>>());
+    let k = kinds(&history);
+    let progress = k.iter().filter(|k| **k == "progress").count();
+    assert!(progress >= 1, "{k:?}");
+    let mut want = vec![
+        "submitted",
+        "inspected",
+        "failed",
+        "submitted",
+        "inspected",
+        "ladder_chosen",
+    ];
+    want.extend(std::iter::repeat_n("progress", progress));
+    want.extend(["packaged", "published", "placed"]);
+    assert_eq!(k, want);
+    match &history[4].what {
+        What::Inspected { verdict, .. } => assert_eq!(verdict, "accepted-truncated"),
+        other => panic!("{other:?}"),
+    }
+    match &history.last().unwrap().what {
+        What::Placed { added_to } => assert_eq!(added_to, &["lon-store-1".to_string()]),
+        other => panic!("{other:?}"),
+    }
+    // Every stored object is the event's JSON line and its key names its number.
+    for e in &history {
+        let bytes = store.get(&keys::event(&t, e.seq)).unwrap();
+        assert_eq!(String::from_utf8(bytes).unwrap(), e.to_json() + "\n");
+    }
+}
