@@ -139,6 +139,14 @@ pub enum What {
         /// The error and its causes, as the status record has it.
         cause: String,
     },
+    /// A failed or stalled title was resumed from what is done (`vodfarm retry`, `run
+    /// --retry`, the console's Retry).
+    Retried {
+        /// What was queued again: `ingest`, `parts` or `package`.
+        from: String,
+        /// With `parts`: the parts queued (`c<chunk>`, `audio`).
+        parts: Vec<String>,
+    },
 }
 
 /// A video rung as the `ladder_chosen` event shows it.
@@ -166,6 +174,7 @@ impl What {
             What::Published { .. } => "published",
             What::Placed { .. } => "placed",
             What::Failed { .. } => "failed",
+            What::Retried { .. } => "retried",
         }
     }
 }
@@ -517,6 +526,22 @@ pub fn fail_title(store: &dyn ObjectStore, t: &TitleId, cause: String) -> Result
         emit(store, t, What::Failed { cause });
     }
     Ok(())
+}
+
+/// The `retried` event of what a retry queued.
+pub fn retried(r: &crate::retry::Resumed) -> What {
+    use crate::retry::Resumed;
+    let (from, parts) = match r {
+        Resumed::Ingest => ("ingest", Vec::new()),
+        Resumed::Parts(p) => ("parts", p.clone()),
+        Resumed::Package => ("package", Vec::new()),
+        // Not emitted: retry returns early for a published title.
+        Resumed::Published => ("published", Vec::new()),
+    };
+    What::Retried {
+        from: from.into(),
+        parts,
+    }
 }
 
 /// `t` as RFC 3339 in UTC with milliseconds (`2026-11-23T20:05:00.123Z`).

@@ -104,6 +104,7 @@ pub fn retry(
             }
         }
     };
+    crate::events::emit(store, t, crate::events::retried(&resumed));
     Ok(resumed)
 }
 

@@ -1,6 +1,7 @@
 //! Job events recorded by the pipeline driven through the library: a truncated master
-//! refused at ingest (inspected, then failed with the status's cause), the same title
-//! taking `--accept-truncated` (its history goes on from the next number), and the
+//! refused at ingest (inspected, then failed with the status's cause), retried and
+//! refused again, the same title taking `--accept-truncated` (its history goes on
+//! from the next number), and the
 //! place job's `placed` event with a fleet in the store.
 
 use std::path::PathBuf;
@@ -86,7 +87,29 @@ fn refused_then_accepted_then_placed() {
         other => panic!("{other:?}"),
     }
 
-    // The same title, accepting what decodes: its history goes on from number 4,
+    // A retry ingests it again (it was never planned), and it fails again: one
+    // `retried`, then the second inspection and failure.
+    let resumed = workers::retry::retry(store.as_ref(), queue.as_ref(), &t).unwrap();
+    assert_eq!(resumed, workers::retry::Resumed::Ingest);
+    drain(&ctx);
+    let history = events::read(store.as_ref(), &t).unwrap();
+    assert_eq!(
+        kinds(&history),
+        [
+            "submitted",
+            "inspected",
+            "failed",
+            "retried",
+            "inspected",
+            "failed"
+        ]
+    );
+    match &history[3].what {
+        What::Retried { from, parts } => assert_eq!((from.as_str(), parts.len()), ("ingest", 0)),
+        other => panic!("{other:?}"),
+    }
+
+    // The same title, accepting what decodes: its history goes on from number 7,
     // through publishing, and placement puts it on the storage appliance (the flash
     // one holds 100 bytes).
     settings.accept_truncated = true;
@@ -104,14 +127,15 @@ fn refused_then_accepted_then_placed() {
         "submitted",
         "inspected",
         "failed",
-        "submitted",
+        "retried",
         "inspected",
-        "ladder_chosen",
+        "failed",
     ];
+    want.extend(["submitted", "inspected", "ladder_chosen"]);
     want.extend(std::iter::repeat_n("progress", progress));
     want.extend(["packaged", "published", "placed"]);
     assert_eq!(k, want);
-    match &history[4].what {
+    match &history[7].what {
         What::Inspected { verdict, .. } => assert_eq!(verdict, "accepted-truncated"),
         other => panic!("{other:?}"),
     }

@@ -47,7 +47,10 @@ pub fn retry(b: Backends, title: &str) -> Result<()> {
         Some(dir) => Some(workers::lock::lock_store(dir)?),
         None => None,
     };
-    match workers::retry::retry(b.store.as_ref(), b.queue.as_ref(), &title)? {
+    let sinks = crate::sinks::start(&b.config.events, Some(b.queue.clone()))?;
+    let resumed = workers::retry::retry(b.store.as_ref(), b.queue.as_ref(), &title);
+    sinks.finish_and_report();
+    match resumed? {
         Resumed::Published => eprintln!("title '{title}' is already published"),
         Resumed::Ingest => eprintln!("title '{title}': ingest queued again"),
         Resumed::Package => eprintln!("title '{title}': every part is done; packaging queued"),

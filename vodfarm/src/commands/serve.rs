@@ -14,6 +14,8 @@ pub fn serve(b: Backends, listen: SocketAddr, token: Option<String>) -> Result<(
     if token.is_none() {
         eprintln!("no --token or VODFARM_TOKEN: the console is read-only");
     }
+    // The console's Retry records a `retried` event: its sinks deliver it.
+    let _sinks = crate::sinks::start(&b.config.events, Some(b.queue.clone()))?;
     let app = vodfarm_console::router(Console {
         store: b.store,
         queue: b.queue,
