@@ -231,6 +231,32 @@ pub fn title_live(d: &TitleDetail) -> String {
     s
 }
 
+/// The title's job events (as at page load), oldest first.
+fn events_table(events: &[workers::events::Event]) -> String {
+    if events.is_empty() {
+        return "<p class=\"muted\">None.</p>".into();
+    }
+    let mut s = String::from(
+        "<table class=\"events\"><thead><tr><th>#</th><th>Time</th><th>Event</th><th>Details</th>\
+</tr></thead><tbody>",
+    );
+    for e in events {
+        // The event's own JSON has `kind` and `details` side by side (flattened).
+        let v = serde_json::to_value(&e.what).unwrap_or_default();
+        let kind = v["kind"].as_str().unwrap_or("").to_string();
+        let details = serde_json::to_string(&v["details"]).unwrap_or_default();
+        s.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            e.seq,
+            esc(&e.time),
+            esc(&kind),
+            esc(&details)
+        ));
+    }
+    s.push_str("</tbody></table>");
+    s
+}
+
 fn title_page_body(d: &TitleDetail) -> String {
     let r = &d.report;
     let href = path_segment(&r.title);
@@ -251,10 +277,11 @@ src=\"/titles/{href}/ladder.svg\">"
 <label>Audio <select id=\"audio\"></select></label> <span id=\"playing\" class=\"muted\"></span></p>\
 <video id=\"video\" controls muted playsinline></video>\
 <p class=\"muted\" id=\"preview-note\">The preview starts once the title is published.</p></section>\
-{plot}<h2>Request</h2>{request}<h2>Master inspection</h2>{inspection}\
+{plot}<h2>Events</h2>{events}<h2>Request</h2>{request}<h2>Master inspection</h2>{inspection}\
 <script src=\"/assets/hls.min.js\"></script><script src=\"/assets/shaka-player.compiled.js\"></script>",
         id = esc(&r.title),
         live = live(&format!("/fragments/titles/{href}"), &title_live(d)),
+        events = events_table(&d.events),
         request = pre_json(&d.request),
         inspection = pre_json(&d.inspection),
     )

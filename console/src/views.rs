@@ -83,6 +83,8 @@ pub struct TitleDetail {
     pub rungs: Vec<RungView>,
     /// Published renditions with measured bitrates.
     pub renditions: Vec<RenditionView>,
+    /// The title's job events, oldest first (`control/events/<ID>/`).
+    pub events: Vec<workers::events::Event>,
 }
 
 fn json(store: &dyn ObjectStore, key: &str) -> Result<Option<serde_json::Value>, FarmError> {
@@ -200,6 +202,8 @@ pub fn title(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<TitleDetail>
         top_reason: decision.as_ref().map(|d| d.top_reason.clone()),
         rungs,
         renditions,
+        // An unreadable event log does not hide the rest of the page.
+        events: workers::events::read(store, t).unwrap_or_default(),
     }))
 }
 
