@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vodfarm_aws::{S3Store, SqsQueue};
-use workers::testkit::conformance::{check_queue, check_store};
+use workers::testkit::conformance::{check_event_numbering, check_queue, check_store};
 use workers::testkit::servers;
 
 fn buckets(prefix: &str) -> BTreeMap<String, String> {
@@ -27,6 +27,7 @@ fn store_and_queue_conformance_moto() {
     );
     store.create_buckets().unwrap();
     check_store(&store, "moto", true);
+    check_event_numbering(&store, "moto", 4, 8);
     let q = SqsQueue::new("conf-", Some(&server.url), Some("us-east-1"));
     q.create(
         "ingest",

@@ -240,3 +240,49 @@ pub fn check_queue(q: Arc<dyn Queue>, backend: &str) {
         "{backend}"
     );
 }
+
+/// Job events numbered on `store` by `threads` racers at once (as that many worker
+/// processes would): every event stored once, numbered 1..=n without gaps. Only for
+/// backends whose conditional create is atomic (see [`check_store`]).
+pub fn check_event_numbering(store: &dyn ObjectStore, backend: &str, threads: usize, each: usize) {
+    use crate::events::{self, What};
+    let t = crate::TitleId::parse("conformance-events").unwrap();
+    std::thread::scope(|s| {
+        for i in 0..threads {
+            let t = &t;
+            s.spawn(move || {
+                for j in 0..each {
+                    events::append(
+                        store,
+                        t,
+                        What::Failed {
+                            cause: format!("{i}/{j}"),
+                        },
+                    )
+                    .unwrap_or_else(|e| panic!("{backend}: {e}"));
+                }
+            });
+        }
+    });
+    let stored = events::read(store, &t).unwrap();
+    let seqs: Vec<u64> = stored.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=(threads * each) as u64).collect::<Vec<_>>(),
+        "{backend}: gap-free"
+    );
+    let mut causes: Vec<String> = stored
+        .iter()
+        .map(|e| match &e.what {
+            What::Failed { cause } => cause.clone(),
+            other => panic!("{backend}: {other:?}"),
+        })
+        .collect();
+    causes.sort();
+    causes.dedup();
+    assert_eq!(
+        causes.len(),
+        threads * each,
+        "{backend}: each event stored once"
+    );
+}
