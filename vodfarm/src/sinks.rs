@@ -14,9 +14,10 @@
 //! drain_seconds = 30        # how long a process ending waits for events still to deliver
 //! ```
 //!
-//! Each sink has its own thread and FIFO channel: the emitting stage only sends the
-//! event into the channels (see `workers::events::subscribe`), so a slow or down
-//! receiver never slows a stage. A sink delivers its events one at a time in the order
+//! Each sink has its own thread and FIFO channel: the emitting stage only puts the
+//! event into the channels without waiting (see `workers::events::subscribe`), so a
+//! slow or down receiver never slows a stage. A channel holds at most [`BACKLOG`]
+//! events; past that, new events are counted and logged, not queued. A sink delivers its events one at a time in the order
 //! they came (a title's events come in `seq` order): an event that fails is retried at
 //! the head of the line with exponential back-off, so a receiver that comes back gets
 //! every event in order. After `attempts` it is logged and dropped (it stays in the
@@ -30,6 +31,7 @@
 //! (subscribe the queue to nothing, or point a Lambda at it), and an SNS topic can be
 //! fed from that queue by EventBridge Pipes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -48,6 +50,9 @@ pub const SIGNATURE_HEADER: &str = "X-Vodfarm-Signature";
 pub const EVENT_HEADER: &str = "X-Vodfarm-Event";
 /// The event's id (`<title>:<seq>`), the same on every delivery of it.
 pub const DELIVERY_HEADER: &str = "X-Vodfarm-Delivery";
+/// Events a sink holds at most, waiting for delivery (about five hundred titles' worth),
+/// so a receiver down for long costs bounded memory.
+pub const BACKLOG: usize = 10_000;
 
 /// The `[events]` table.
 #[derive(Debug, Clone, Deserialize)]
@@ -282,6 +287,8 @@ pub struct Tally {
     pub failed: u64,
     /// Not delivered because the process was ending (its drain time ran out).
     pub abandoned: u64,
+    /// Not taken: the sink's backlog ([`BACKLOG`]) was full.
+    pub overflowed: u64,
 }
 
 /// One sink's outcome, when the process ends.
@@ -337,7 +344,8 @@ impl Deadline {
 /// and waits up to `drain_seconds` for those still queued.
 pub struct Sinks {
     subscription: Option<Subscription>,
-    threads: Vec<(String, JoinHandle<Tally>)>,
+    /// Each sink's name, thread, and events it had no room for.
+    threads: Vec<(String, JoinHandle<Tally>, Arc<AtomicU64>)>,
     deadline: Arc<Deadline>,
     drain: Duration,
 }
@@ -387,20 +395,27 @@ pub fn start(config: &EventsConfig, queue: Option<Arc<dyn Queue>>) -> Result<Sin
     }
     let mut senders = Vec::new();
     for (name, target) in targets {
-        let (tx, rx) = mpsc::channel::<Event>();
-        senders.push(tx);
+        let (tx, rx) = mpsc::sync_channel::<Event>(BACKLOG);
+        let overflowed = Arc::new(AtomicU64::new(0));
+        senders.push((name.clone(), tx, overflowed.clone()));
         let (config, deadline, label) = (config.clone(), deadline.clone(), name.clone());
         let thread = std::thread::Builder::new()
             .name("vodfarm-events".into())
             .spawn(move || deliver_all(&label, target, rx, &config, &deadline))
             .context("starting an event sink thread")?;
-        sinks.threads.push((name, thread));
+        sinks.threads.push((name, thread, overflowed));
     }
-    // The emitting thread only hands the event on: an unbounded channel never blocks
-    // (events are small and few: about twenty per title).
+    // The emitting thread only hands the event on and never waits: a sink whose
+    // backlog is full (its receiver down for hours on a busy farm) loses the event
+    // here, counted and logged; it stays in the store.
     sinks.subscription = Some(workers::events::subscribe(move |e| {
-        for tx in &senders {
-            let _ = tx.send(e.clone());
+        for (sink, tx, overflowed) in &senders {
+            if let Err(mpsc::TrySendError::Full(_)) = tx.try_send(e.clone()) {
+                let n = overflowed.fetch_add(1, Ordering::Relaxed) + 1;
+                if n == 1 || n % 1000 == 0 {
+                    tracing::warn!(sink, event = %e.id, dropped = n, backlog = BACKLOG, "event sink backlog full; event not delivered (it stays in the store)");
+                }
+            }
         }
     }));
     Ok(sinks)
@@ -474,12 +489,13 @@ impl Sinks {
         self.deadline.set(Instant::now() + self.drain);
         self.threads
             .drain(..)
-            .map(|(sink, t)| SinkReport {
-                tally: t.join().unwrap_or_else(|_| {
+            .map(|(sink, t, overflowed)| {
+                let mut tally = t.join().unwrap_or_else(|_| {
                     tracing::error!(sink, "event sink thread panicked");
                     Tally::default()
-                }),
-                sink,
+                });
+                tally.overflowed = overflowed.load(Ordering::Relaxed);
+                SinkReport { tally, sink }
             })
             .collect()
     }
@@ -487,11 +503,12 @@ impl Sinks {
     /// `finish`, then one line on stderr per sink that did not deliver everything.
     pub fn finish_and_report(self) {
         for r in self.finish() {
-            let lost = r.tally.failed + r.tally.abandoned;
+            let t = &r.tally;
+            let lost = t.failed + t.abandoned + t.overflowed;
             if lost > 0 {
                 eprintln!(
-                    "events: {lost} event(s) not delivered to {} ({} refused or out of attempts, {} still queued at exit); they are in the store: vodfarm events",
-                    r.sink, r.tally.failed, r.tally.abandoned
+                    "events: {lost} event(s) not delivered to {} ({} refused or out of attempts, {} still queued at exit, {} over the backlog); they are in the store: vodfarm events",
+                    r.sink, t.failed, t.abandoned, t.overflowed
                 );
             }
         }
