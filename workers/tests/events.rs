@@ -149,3 +149,118 @@ fn refused_then_accepted_then_placed() {
         assert_eq!(String::from_utf8(bytes).unwrap(), e.to_json() + "\n");
     }
 }
+
+/// A store that refuses every job-event write and listing (S3 answering 503 under
+/// `control/events/`), and is the embedded store for everything else.
+struct EventsRefused(LocalStore);
+
+fn refused(key: &str) -> Result<(), workers::store::StoreError> {
+    if key.starts_with(keys::EVENTS) {
+        Err(workers::store::StoreError::Remote {
+            what: "put",
+            key: key.into(),
+            status: Some(503),
+            detail: "SlowDown".into(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+impl ObjectStore for EventsRefused {
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), workers::store::StoreError> {
+        refused(key)?;
+        self.0.put(key, bytes)
+    }
+    fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+    ) -> Result<(), workers::store::StoreError> {
+        refused(key)?;
+        self.0.put_file(key, path)
+    }
+    fn get(&self, key: &str) -> Result<Vec<u8>, workers::store::StoreError> {
+        self.0.get(key)
+    }
+    fn get_to_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+    ) -> Result<(), workers::store::StoreError> {
+        self.0.get_to_file(key, path)
+    }
+    fn read_from(
+        &self,
+        key: &str,
+        offset: u64,
+    ) -> Result<Box<dyn std::io::Read + Send>, workers::store::StoreError> {
+        self.0.read_from(key, offset)
+    }
+    fn exists(&self, key: &str) -> Result<bool, workers::store::StoreError> {
+        self.0.exists(key)
+    }
+    fn create_if_absent(
+        &self,
+        key: &str,
+        bytes: &[u8],
+    ) -> Result<bool, workers::store::StoreError> {
+        refused(key)?;
+        self.0.create_if_absent(key, bytes)
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<String>, workers::store::StoreError> {
+        refused(prefix)?;
+        self.0.list(prefix)
+    }
+    fn delete(&self, key: &str) -> Result<(), workers::store::StoreError> {
+        self.0.delete(key)
+    }
+}
+
+/// Recording events never fails a stage: with every event write refused, the title
+/// is still published, and no event reaches a listener (an event that is not stored
+/// has no number).
+#[test]
+fn a_store_refusing_events_still_publishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = fixtures::masters()
+        .into_iter()
+        .find(|m| m.name == "h264-24fps-aac")
+        .unwrap();
+    let master = m.write(&dir()).unwrap();
+    let root = tmp.path().join("store");
+    let store = Arc::new(EventsRefused(LocalStore::open(&root).unwrap()));
+    let queue = Arc::new(LocalQueue::open(&root.join("queues"), 5).unwrap());
+    let ctx = workers::stages::Ctx {
+        store: store.clone(),
+        queue: queue.clone(),
+        scratch: tmp.path().join("scratch"),
+    };
+    let t = TitleId::parse("events-refused").unwrap();
+    let heard = Arc::new(std::sync::Mutex::new(0usize));
+    let _sub = {
+        let (heard, t) = (heard.clone(), t.clone());
+        events::subscribe(move |e| {
+            if e.title == t {
+                *heard.lock().unwrap() += 1;
+            }
+        })
+    };
+    let settings = TitleSettings {
+        ladder: "benchmark".into(),
+        ..TitleSettings::default()
+    };
+    let request = request_for(&t, &master, &settings).unwrap();
+    enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
+    drain(&ctx);
+    let status = workers::status::read(store.as_ref(), &t).unwrap();
+    assert_eq!(
+        status.state,
+        workers::status::State::Published,
+        "{:?}",
+        status.error
+    );
+    assert!(store.0.exists(&keys::origin(&t, "master.m3u8")).unwrap());
+    assert_eq!(store.0.list(keys::EVENTS).unwrap(), Vec::<String>::new());
+    assert_eq!(*heard.lock().unwrap(), 0);
+}
