@@ -330,3 +330,78 @@ pub fn placement(store: &dyn ObjectStore) -> Result<Vec<ApplianceView>, FarmErro
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workers::store::LocalStore;
+
+    const FLEET: &str = r#"
+popularity_per_copy = 100.0
+max_copies = 2
+[[site]]
+id = "lon"
+fill_window = [2, 6]
+[[site.appliance]]
+id = "lon-1"
+kind = "storage"
+capacity_bytes = 1000000
+fill_rate_bps = 8000
+[[site.appliance]]
+id = "lon-2"
+kind = "storage"
+capacity_bytes = 1000000
+fill_rate_bps = 8000
+"#;
+
+    #[test]
+    fn placement_from_plans_and_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        assert!(
+            placement(&store).unwrap().is_empty(),
+            "no fleet, no appliances"
+        );
+        store.put(&keys::fleet(), FLEET.as_bytes()).unwrap();
+        let plan = serde_json::json!({"appliance": "lon-1", "site": "lon", "titles": ["a", "b"],
+            "files": [], "bytes": 5000, "capacity_bytes": 1000000});
+        store
+            .put(&keys::fill_plan("lon-1"), plan.to_string().as_bytes())
+            .unwrap();
+        // Holds 3000 of the plan's 5000 bytes (2000 missing) and 700 bytes no longer in it.
+        let report = serde_json::json!({"appliance": "lon-1", "site": "lon", "reported_unix": 1_795_000_000,
+            "plan_files": 4, "plan_bytes": 5000, "held_files": 4, "held_bytes": 3700,
+            "held_titles": ["a"], "missing_files": 2, "missing_bytes": 2000,
+            "last_fill": {"started_unix": 1_795_000_000u64, "seconds": 1.0, "window": "open",
+                "rate_bytes_per_s": 1000, "fetched_files": 1, "fetched_bytes": 900,
+                "resumed_files": 0, "resumed_bytes": 0, "deleted_files": 0, "deleted_bytes": 0,
+                "stopped": "window closed"},
+            "health": {"ok": false, "errors": ["disk <b>failing</b>"], "cache_free_bytes": null}});
+        store
+            .put(
+                &keys::appliance_report("lon-1"),
+                report.to_string().as_bytes(),
+            )
+            .unwrap();
+        let v = placement(&store).unwrap();
+        assert_eq!(v.len(), 2);
+        let a = &v[0];
+        assert_eq!(
+            (a.appliance.as_str(), a.plan_titles, a.plan_bytes),
+            ("lon-1", 2, 5000)
+        );
+        assert_eq!((a.add_bytes, a.remove_bytes), (2000, 700));
+        // 4 hours at 8000 bit/s.
+        assert_eq!(a.window_bytes, 4 * 3600 * 1000);
+        assert_eq!((a.healthy, a.last_fill_bytes), (Some(false), Some(900)));
+        let b = &v[1];
+        assert_eq!(
+            (b.healthy, b.plan_bytes, b.add_bytes, b.held_bytes),
+            (None, 0, 0, None)
+        );
+        // The page shows the report's text as text.
+        let html = crate::pages::placement_live(&v);
+        assert!(html.contains("disk &lt;b&gt;failing&lt;/b&gt;"), "{html}");
+        assert!(html.contains("stopped: window closed"), "{html}");
+    }
+}
