@@ -39,6 +39,12 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl From<workers::store::StoreError> for ApiError {
+    fn from(e: workers::store::StoreError) -> Self {
+        ApiError::Farm(e.into())
+    }
+}
+
 impl From<workers::queue::QueueError> for ApiError {
     fn from(e: workers::queue::QueueError) -> Self {
         ApiError::Farm(e.into())
@@ -128,6 +134,15 @@ async fn retry(
             return Err(ApiError::Conflict(format!(
                 "title '{t}' is {}, not failed: nothing to retry",
                 s.state.as_str()
+            )));
+        }
+        // One retry per failure, however many tabs, consoles or scripts ask at once:
+        // the first to create this failure's claim (named by when it failed) retries.
+        let failed_at = s.times.get(&TitleState::Failed).copied().unwrap_or(0);
+        let claim = workers::keys::claim(&t, &format!("retry-{failed_at}"));
+        if !c.store.create_if_absent(&claim, b"console")? {
+            return Err(ApiError::Conflict(format!(
+                "title '{t}' is already being retried"
             )));
         }
         Ok(workers::retry::retry(

@@ -60,17 +60,22 @@ pub fn check(token: Option<&str>, headers: &HeaderMap) -> Result<(), Denied> {
             return Err(Denied::CrossSite(origin.to_string()));
         }
     }
+    // A read-only console says so whatever was sent: no token would help.
+    let Some(want) = token.map(str::trim) else {
+        return Err(Denied::ReadOnly);
+    };
+    // The scheme is case-insensitive (RFC 9110 11.1).
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
         .filter(|t| !t.is_empty());
-    match (token, given) {
-        (_, None) => Err(Denied::NoToken),
-        (None, Some(_)) => Err(Denied::ReadOnly),
-        (Some(want), Some(got)) if same(want, got) => Ok(()),
-        (Some(_), Some(_)) => Err(Denied::WrongToken),
+    match given {
+        None => Err(Denied::NoToken),
+        Some(got) if same(want, got) => Ok(()),
+        Some(_) => Err(Denied::WrongToken),
     }
 }
 
@@ -97,6 +102,11 @@ mod tests {
         assert_eq!(check(None, &ok), Err(Denied::ReadOnly));
         assert_eq!(check(Some("other"), &ok), Err(Denied::WrongToken));
         assert_eq!(check(Some("s3cret"), &headers(&[])), Err(Denied::NoToken));
+        assert_eq!(check(None, &headers(&[])), Err(Denied::ReadOnly));
+        let lower = headers(&[("authorization", "bearer s3cret")]);
+        assert_eq!(check(Some(" s3cret "), &lower), Ok(()));
+        let basic = headers(&[("authorization", "Basic s3cret")]);
+        assert_eq!(check(Some("s3cret"), &basic), Err(Denied::NoToken));
         let same_site = headers(&[
             ("authorization", "Bearer s3cret"),
             ("host", "127.0.0.1:8080"),

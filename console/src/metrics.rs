@@ -24,6 +24,15 @@ pub fn console_text(store: &dyn ObjectStore, queue: &dyn Queue) -> Result<String
     let m = workers::metrics::get();
     m.observe_queues(queue)?;
     m.observe_titles(store)?;
+    // Only the fleet as it is now: an appliance taken out of it must not linger.
+    for g in [
+        &m.appliance_plan_bytes,
+        &m.appliance_held_bytes,
+        &m.appliance_fill_bytes,
+        &m.appliance_healthy,
+    ] {
+        g.reset();
+    }
     for a in views::placement(store)? {
         let l = [a.appliance.as_str()];
         m.appliance_plan_bytes

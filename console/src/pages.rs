@@ -232,11 +232,17 @@ pub fn title_live(d: &TitleDetail) -> String {
 }
 
 /// The title's job events (as at page load), oldest first.
-fn events_table(events: &[workers::events::Event]) -> String {
+fn events_table(events: &[workers::events::Event], unreadable: usize) -> String {
+    let skipped = if unreadable > 0 {
+        format!("<p class=\"error\">{unreadable} stored event(s) could not be read and are not shown.</p>")
+    } else {
+        String::new()
+    };
     if events.is_empty() {
-        return "<p class=\"muted\">None.</p>".into();
+        return format!("{skipped}<p class=\"muted\">None.</p>");
     }
-    let mut s = String::from(
+    let mut s = skipped;
+    s.push_str(
         "<table class=\"events\"><thead><tr><th>#</th><th>Time</th><th>Event</th><th>Details</th>\
 </tr></thead><tbody>",
     );
@@ -277,11 +283,11 @@ src=\"/titles/{href}/ladder.svg\">"
 <label>Audio <select id=\"audio\"></select></label> <span id=\"playing\" class=\"muted\"></span></p>\
 <video id=\"video\" controls muted playsinline></video>\
 <p class=\"muted\" id=\"preview-note\">The preview starts once the title is published.</p></section>\
-{plot}<h2>Events</h2>{events}<h2>Request</h2>{request}<h2>Master inspection</h2>{inspection}\
+{plot}<h2>Events <span class=\"muted\">(as when the page was loaded)</span></h2>{events}<h2>Request</h2>{request}<h2>Master inspection</h2>{inspection}\
 <script src=\"/assets/hls.min.js\"></script><script src=\"/assets/shaka-player.compiled.js\"></script>",
         id = esc(&r.title),
         live = live(&format!("/fragments/titles/{href}"), &title_live(d)),
-        events = events_table(&d.events),
+        events = events_table(&d.events, d.events_unreadable),
         request = pre_json(&d.request),
         inspection = pre_json(&d.inspection),
     )

@@ -85,6 +85,8 @@ pub struct TitleDetail {
     pub renditions: Vec<RenditionView>,
     /// The title's job events, oldest first (`control/events/<ID>/`).
     pub events: Vec<workers::events::Event>,
+    /// Stored events that could not be read (newer kinds, damaged files): skipped.
+    pub events_unreadable: usize,
 }
 
 fn json(store: &dyn ObjectStore, key: &str) -> Result<Option<serde_json::Value>, FarmError> {
@@ -194,6 +196,16 @@ pub fn title(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<TitleDetail>
             ));
         }
     }
+    // One event that does not parse (a kind newer than this console, a damaged file)
+    // is counted and skipped; the others are shown.
+    let (mut events, mut events_unreadable) = (Vec::new(), 0);
+    for k in workers::events::keys_of(store, Some(t))? {
+        match store.get(&k).map(|b| serde_json::from_slice(&b)) {
+            Ok(Ok(e)) => events.push(e),
+            Ok(Err(_)) | Err(StoreError::NotFound { .. }) => events_unreadable += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
     Ok(Some(TitleDetail {
         report: p.report(),
         request: json(store, &keys::request(t))?,
@@ -202,8 +214,8 @@ pub fn title(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<TitleDetail>
         top_reason: decision.as_ref().map(|d| d.top_reason.clone()),
         rungs,
         renditions,
-        // An unreadable event log does not hide the rest of the page.
-        events: workers::events::read(store, t).unwrap_or_default(),
+        events,
+        events_unreadable,
     }))
 }
 

@@ -35,12 +35,18 @@ pub fn dlq(queue: &str) -> String {
 pub fn reason(body: &str) -> String {
     match Message::decode(body) {
         Err(e) => e.to_string(),
-        Ok(m) => format!(
-            "{:?} job for title '{}' was received {} times and never finished (the workers holding it died or hung)",
-            m.job,
-            m.title(),
-            runner::MAX_RECEIVES
-        ),
+        Ok(m) => {
+            let chunk = match m.job {
+                crate::messages::Job::Encode { chunk, .. } => format!(" (chunk {chunk})"),
+                _ => String::new(),
+            };
+            format!(
+                "{} job{chunk} for title '{}' was received {} times and never finished (the workers holding it died or hung)",
+                m.stage(),
+                m.title(),
+                runner::MAX_RECEIVES
+            )
+        }
     }
 }
 
@@ -153,8 +159,9 @@ mod tests {
             .unwrap();
         assert_eq!(again.body, good);
         assert!(act(&q, QUEUE_ENCODE, &malformed.id, Action::Discard).unwrap());
-        // The others are visible again at once, untouched.
+        // The others are visible again at once, untouched, and listed.
         let left = list(&q, 10).unwrap();
+        assert_eq!(q.in_flight(&dlq(QUEUE_ENCODE)).unwrap(), 0);
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].body, "third");
         assert!(!act(&q, "nonsense", &left[0].id, Action::Discard).unwrap());

@@ -750,6 +750,10 @@ impl Queue for LocalQueue {
     }
 
     fn peek(&self, queue: &str, max: usize) -> Result<Vec<Peeked>, QueueError> {
+        // Messages released by a holder (extend to 0) are visible: show them. Nothing
+        // else may receive from a dead-letter queue to move them back.
+        self.mkdir(queue, INFLIGHT)?;
+        self.requeue_expired(queue)?;
         let ready = self.dir(queue, READY);
         let mut names: Vec<String> = list(queue, &ready)?
             .into_iter()
