@@ -16,6 +16,35 @@ use crate::html::{bytes, esc, page, path_segment, time_ms};
 use crate::views::{self, ApplianceView, FarmView, TitleDetail};
 use crate::{blocking, Console};
 
+/// An error on a page: the same status as the API's, as a page a person can read.
+#[derive(Debug)]
+pub struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        PageError(e)
+    }
+}
+
+impl From<workers::FarmError> for PageError {
+    fn from(e: workers::FarmError) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let body = format!(
+            "<h1>{} {}</h1><p class=\"error\">{}</p><p><a href=\"/\">All titles</a></p>",
+            status.as_u16(),
+            esc(status.canonical_reason().unwrap_or("")),
+            esc(&workers::error::one_line(&self.0))
+        );
+        (status, Html(page("Error", "", &body))).into_response()
+    }
+}
+
 const STATES: [&str; 5] = ["submitted", "encoding", "packaging", "published", "failed"];
 
 fn live(url: &str, inner: &str) -> String {
@@ -113,7 +142,7 @@ fn html(s: String) -> Response {
 async fn titles_page(
     State(c): State<Console>,
     Query(f): Query<Filter>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let state = parse_state(f.state.as_deref())?;
     let list = blocking(move || views::titles(c.store.as_ref(), state)).await??;
     let url = match state {
@@ -131,7 +160,7 @@ async fn titles_page(
 async fn titles_fragment(
     State(c): State<Console>,
     Query(f): Query<Filter>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let state = parse_state(f.state.as_deref())?;
     let list = blocking(move || views::titles(c.store.as_ref(), state)).await??;
     Ok(html(titles_table(&list)))
@@ -296,7 +325,7 @@ src=\"/titles/{href}/ladder.svg\">"
 async fn title_page(
     State(c): State<Console>,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let t = title_id(&id)?;
     let d = blocking(move || views::title(c.store.as_ref(), &t)).await??;
     let d = d.ok_or_else(|| ApiError::NotFound(format!("no title '{id}'")))?;
@@ -306,7 +335,7 @@ async fn title_page(
 async fn title_fragment(
     State(c): State<Console>,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let t = title_id(&id)?;
     let d = blocking(move || views::title(c.store.as_ref(), &t)).await??;
     let d = d.ok_or_else(|| ApiError::NotFound(format!("no title '{id}'")))?;
@@ -316,7 +345,7 @@ async fn title_fragment(
 async fn ladder_svg(
     State(c): State<Console>,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, PageError> {
     let t = title_id(&id)?;
     let name = t.to_string();
     let d = blocking(move || views::decision(c.store.as_ref(), &t)).await?;
@@ -397,7 +426,7 @@ async fn farm_data(c: Console) -> Result<String, ApiError> {
     .await?
 }
 
-async fn farm_page(State(c): State<Console>) -> Result<Response, ApiError> {
+async fn farm_page(State(c): State<Console>) -> Result<Response, PageError> {
     let inner = farm_data(c).await?;
     Ok(html(page(
         "Farm",
@@ -406,7 +435,7 @@ async fn farm_page(State(c): State<Console>) -> Result<Response, ApiError> {
     )))
 }
 
-async fn farm_fragment(State(c): State<Console>) -> Result<Response, ApiError> {
+async fn farm_fragment(State(c): State<Console>) -> Result<Response, PageError> {
     Ok(html(farm_data(c).await?))
 }
 
@@ -466,7 +495,7 @@ pub fn placement_live(list: &[ApplianceView]) -> String {
     s
 }
 
-async fn placement_page(State(c): State<Console>) -> Result<Response, ApiError> {
+async fn placement_page(State(c): State<Console>) -> Result<Response, PageError> {
     let list = blocking(move || views::placement(c.store.as_ref())).await??;
     Ok(html(page(
         "Placement",
@@ -478,7 +507,7 @@ async fn placement_page(State(c): State<Console>) -> Result<Response, ApiError> 
     )))
 }
 
-async fn placement_fragment(State(c): State<Console>) -> Result<Response, ApiError> {
+async fn placement_fragment(State(c): State<Console>) -> Result<Response, PageError> {
     let list = blocking(move || views::placement(c.store.as_ref())).await??;
     Ok(html(placement_live(&list)))
 }
@@ -495,4 +524,29 @@ pub fn routes() -> Router<Console> {
         .route("/fragments/farm", get(farm_fragment))
         .route("/placement", get(placement_page))
         .route("/fragments/placement", get(placement_fragment))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn errors_on_pages_are_pages() {
+        let e = PageError(ApiError::NotFound("no title '<b>x</b>'".into()));
+        let res = e.into_response();
+        assert_eq!(res.status(), axum::http::StatusCode::NOT_FOUND);
+        assert!(res.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains("<h1>404 Not Found</h1>"), "{text}");
+        assert!(
+            text.contains("no title &#39;&lt;b&gt;x&lt;/b&gt;&#39;"),
+            "{text}"
+        );
+    }
 }
