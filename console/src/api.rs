@@ -104,13 +104,16 @@ async fn titles(State(c): State<Console>, Query(f): Query<Filter>) -> Result<Res
     Ok(Json(list).into_response())
 }
 
+/// The title page's data for the title named in a URL; 404 when there is none.
+pub async fn title_detail(c: Console, id: &str) -> Result<views::TitleDetail, ApiError> {
+    let t = title_id(id)?;
+    blocking(move || views::title(c.store.as_ref(), &t))
+        .await??
+        .ok_or_else(|| ApiError::NotFound(format!("no title '{id}'")))
+}
+
 async fn title(State(c): State<Console>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let t = title_id(&id)?;
-    let d = blocking(move || views::title(c.store.as_ref(), &t)).await??;
-    match d {
-        Some(d) => Ok(Json(d).into_response()),
-        None => Err(ApiError::NotFound(format!("no title '{id}'"))),
-    }
+    Ok(Json(title_detail(c, &id).await?).into_response())
 }
 
 async fn farm(State(c): State<Console>) -> Result<Response, ApiError> {

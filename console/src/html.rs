@@ -80,30 +80,12 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// A Unix time in milliseconds as UTC (`2026-11-23 20:31:05Z`).
+/// A Unix time in milliseconds as UTC to the second (`2026-11-23 20:31:05Z`): the job
+/// events' RFC 3339 rendering, shortened for tables.
 pub fn time_ms(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    let full = workers::events::rfc3339(t); // 2026-11-23T20:31:05.123Z
+    format!("{}Z", full[..19].replacen('T', " ", 1))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use axum::Router;
 use workers::progress::Report;
 use workers::status::State as TitleState;
 
-use crate::api::{parse_state, title_id, ApiError, Filter};
+use crate::api::{parse_state, title_detail, title_id, ApiError, Filter};
 use crate::html::{bytes, esc, page, path_segment, time_ms};
 use crate::views::{self, ApplianceView, FarmView, TitleDetail};
 use crate::{blocking, Console};
@@ -326,9 +326,7 @@ async fn title_page(
     State(c): State<Console>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let t = title_id(&id)?;
-    let d = blocking(move || views::title(c.store.as_ref(), &t)).await??;
-    let d = d.ok_or_else(|| ApiError::NotFound(format!("no title '{id}'")))?;
+    let d = title_detail(c, &id).await?;
     Ok(html(page(&d.report.title, "Titles", &title_page_body(&d))))
 }
 
@@ -336,9 +334,7 @@ async fn title_fragment(
     State(c): State<Console>,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let t = title_id(&id)?;
-    let d = blocking(move || views::title(c.store.as_ref(), &t)).await??;
-    let d = d.ok_or_else(|| ApiError::NotFound(format!("no title '{id}'")))?;
+    let d = title_detail(c, &id).await?;
     Ok(html(title_live(&d)))
 }
 
