@@ -70,15 +70,17 @@ try {
   const f = await row(failedTitle);
   check('failed title shows its cause', f.state === 'failed' && /not found/.test(f.text), { text: f.text });
 
-  // The published title: ladder plot, rungs with predicted VMAF, measured renditions.
+  // The published title: ladder plot, rungs with predicted and measured VMAF, renditions.
   await page.goto(`${base}/titles/${published}`);
   await page.waitForFunction(() => { const i = document.querySelector('img.plot'); return i && i.complete && i.naturalWidth > 0; }, null, { timeout: 30_000 });
   const detail = await page.evaluate(() => ({
     rungs: document.querySelectorAll('table.rungs tbody tr').length,
     predicted: [...document.querySelectorAll('table.rungs tbody tr')].map((r) => r.children[3].textContent),
+    measured: [...document.querySelectorAll('table.rungs tbody tr')].map((r) => r.children[4].textContent),
     renditions: [...document.querySelectorAll('tr[data-rendition]')].map((r) => r.textContent),
   }));
   check('title page: ladder plot, rungs, renditions', detail.rungs > 0 && detail.predicted.every((v) => Number(v) > 0)
+    && detail.measured.every((v) => Number(v) > 0)
     && detail.renditions.some((r) => /kbit\/s/.test(r)), detail);
 
   // The preview plays with each player and switches rendition.

@@ -144,6 +144,14 @@ pub fn title(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<TitleDetail>
         return Ok(None);
     };
     let decision = decision(store, t);
+    // Measured at packaging and kept in the status record.
+    let measured_vmaf = |id: &str| {
+        p.status
+            .quality
+            .iter()
+            .find(|m| m.id == id)
+            .and_then(|m| m.vmaf)
+    };
     let plan: Option<workers::plan::Plan> =
         json(store, &keys::plan(t))?.and_then(|v| serde_json::from_value(v).ok());
     let rungs = match (&decision, &plan) {
@@ -156,7 +164,7 @@ pub fn title(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<TitleDetail>
                 height: r.rung.height,
                 target_kbps: r.rung.bitrate as f64 / 1000.0,
                 predicted_vmaf: Some(r.predicted_vmaf),
-                measured_vmaf: None,
+                measured_vmaf: measured_vmaf(&r.rung.id),
             })
             .collect(),
         (None, Some(plan)) => plan
@@ -168,7 +176,7 @@ pub fn title(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<TitleDetail>
                 height: r.height,
                 target_kbps: r.bitrate as f64 / 1000.0,
                 predicted_vmaf: None,
-                measured_vmaf: None,
+                measured_vmaf: measured_vmaf(&r.id),
             })
             .collect(),
         (None, None) => Vec::new(),

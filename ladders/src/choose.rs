@@ -20,6 +20,24 @@ pub struct ChosenRung {
     pub rung: FittedRung,
     /// VMAF the probes predict for this rung (its size's curve at its bitrate).
     pub predicted_vmaf: f64,
+    /// What the published rendition measured: added once the title is packaged, so
+    /// that every decision says how honest its predictions were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<MeasuredRung>,
+}
+
+/// A published rendition's measured rate and quality: bitrate from all its segments,
+/// VMAF from sampled windows scored against the converted master at its quality size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MeasuredRung {
+    /// Media segment bytes × 8 over the title's duration.
+    pub kbps: f64,
+    /// Mean VMAF over the scored frames.
+    pub vmaf: f64,
+    /// 5th percentile of the scored frames' VMAF.
+    pub vmaf_p5: f64,
+    /// Frames scored (a sample of the title).
+    pub frames_scored: u32,
 }
 
 /// Everything the choice was made from, stored per title (`ladder.json`) and plotted.
@@ -149,6 +167,7 @@ pub fn choose_ladder(
             FinalRateControl::Abr => None,
         };
         rungs.push(ChosenRung {
+            measured: None,
             rung: FittedRung {
                 id: format!("v{}p-{kbps_u}k", size.0.min(size.1)),
                 width: size.0,
@@ -205,13 +224,23 @@ impl Decision {
         ));
         for r in &self.rungs {
             s.push_str(&format!(
-                "  {:<14} {:>4}x{:<5} {:>6} kbit/s  predicted VMAF {:.1}\n",
+                "  {:<14} {:>4}x{:<5} {:>6} kbit/s  predicted VMAF {:.1}",
                 r.rung.id,
                 r.rung.width,
                 r.rung.height,
                 r.rung.bitrate / 1000,
                 r.predicted_vmaf
             ));
+            if let Some(m) = &r.measured {
+                s.push_str(&format!(
+                    "  measured {:.1} ({:+.1}) at {:.0} kbit/s, p5 {:.1}",
+                    m.vmaf,
+                    m.vmaf - r.predicted_vmaf,
+                    m.kbps,
+                    m.vmaf_p5
+                ));
+            }
+            s.push('\n');
         }
         s
     }

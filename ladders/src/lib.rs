@@ -16,7 +16,7 @@ mod preset;
 mod svg;
 
 pub use bdrate::bd_rate;
-pub use choose::{choose_ladder, ChosenRung, Decision};
+pub use choose::{choose_ladder, ChosenRung, Decision, MeasuredRung};
 pub use error::LadderError;
 pub use fit::{fit_ladder, FittedRung, MasterShape};
 pub use grid::{plan_grid, Grid};

@@ -8,11 +8,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
-use ffmpeg_next::{codec, frame, Packet};
+use ffmpeg_next::frame;
 
-use crate::error::Context;
+use crate::measure::decode_packets;
 use crate::quality::{quality_size, QualityOptions, Vmaf};
-use crate::video::{decode_slots, encode_rung, EncodedVideo, ToSize};
+use crate::video::{decode_slots, encode_rung, ToSize};
 use crate::{ChunkGrid, MediaError, QualityReport, RungSettings};
 
 /// One encode of the probing grid.
@@ -137,7 +137,7 @@ fn measure_point(
         },
     )?;
     let mut up = ToSize::new(qw, qh);
-    decode_encoded(&encoded, |pts, f| {
+    decode_packets(&encoded.avcc, &encoded.packets, &encoded.rung, |pts, f| {
         let r = reference
             .get(pts as usize)
             .ok_or_else(|| MediaError::Quality {
@@ -155,46 +155,4 @@ fn measure_point(
         bits,
         quality: vmaf.finish()?,
     })
-}
-
-/// Decode our own H.264 output (avcC + length-prefixed packets), handing each picture
-/// with its presentation index to `each`, in presentation order.
-fn decode_encoded(
-    v: &EncodedVideo,
-    mut each: impl FnMut(i64, &frame::Video) -> Result<(), MediaError>,
-) -> Result<(), MediaError> {
-    let codec = ffmpeg_next::decoder::find(codec::Id::H264).ok_or_else(|| MediaError::Quality {
-        detail: "no H.264 decoder".into(),
-    })?;
-    let mut ctx = codec::context::Context::new_with_codec(codec);
-    // SAFETY: extradata is allocated with FFmpeg's allocator (the context frees it),
-    // padded as FFmpeg requires, before the decoder is opened.
-    unsafe {
-        let pad = ffmpeg_next::ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
-        let buf = ffmpeg_next::ffi::av_mallocz(v.avcc.len() + pad) as *mut u8;
-        std::ptr::copy_nonoverlapping(v.avcc.as_ptr(), buf, v.avcc.len());
-        let p = ctx.as_mut_ptr();
-        (*p).extradata = buf;
-        (*p).extradata_size = v.avcc.len() as i32;
-    }
-    let mut dec = ctx
-        .decoder()
-        .video()
-        .ctx(|| "opening H.264 decoder".into())?;
-    let mut f = frame::Video::empty();
-    for p in &v.packets {
-        let mut pkt = Packet::copy(&p.data);
-        pkt.set_pts(Some(p.pts));
-        pkt.set_dts(Some(p.dts));
-        dec.send_packet(&pkt)
-            .ctx(|| format!("decoding probe {}", v.rung))?;
-        while dec.receive_frame(&mut f).is_ok() {
-            each(f.pts().unwrap_or(0), &f)?;
-        }
-    }
-    dec.send_eof().ctx(|| "flushing probe decoder".into())?;
-    while dec.receive_frame(&mut f).is_ok() {
-        each(f.pts().unwrap_or(0), &f)?;
-    }
-    Ok(())
 }

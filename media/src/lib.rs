@@ -14,6 +14,7 @@ mod audio;
 mod convert;
 mod error;
 mod inspect;
+mod measure;
 mod open;
 mod probe;
 mod quality;
@@ -31,6 +32,7 @@ pub use inspect::{
     inspect, AudioTrackCheck, ColourFound, Completeness, ContentLight, Geometry, InspectCost,
     InspectOptions, Inspection, Interlace, MasteringDisplay, Stretch, Timing, Truncated,
 };
+pub use measure::{measure_chunk, EncodedRendition};
 pub use open::{open_untrusted, ALLOWED_DEMUXERS};
 pub use probe::{probe, AudioInfo, ProbeInfo};
 pub use quality::{

@@ -131,6 +131,19 @@ fn rotated_master_publishes_portrait_renditions() {
     let score = vmaf(&reference, &out);
     eprintln!("rotated: top rung {w}x{h}, VMAF {score:.2} against FFmpeg's autorotated master");
     assert!(score >= 90.0, "VMAF against the rotated master {score:.2}");
+    // The farm's own measurement, its conversion applied to the reference, agrees.
+    let local = workers::store::LocalStore::open(store.path()).unwrap();
+    let st = workers::status::read(&local, &workers::TitleId::parse("rotated").unwrap()).unwrap();
+    let farm = st
+        .quality
+        .iter()
+        .find(|q| (q.width, q.height) == (360, 640))
+        .and_then(|q| q.vmaf)
+        .unwrap_or_else(|| panic!("top rung not measured: {:#?}", st.quality));
+    assert!(
+        (farm - score).abs() <= 3.0,
+        "farm measured VMAF {farm:.2}, FFmpeg-rotated reference {score:.2}"
+    );
 }
 
 #[test]

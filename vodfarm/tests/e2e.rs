@@ -49,6 +49,20 @@ fn check_title(name: &str) {
     let decision: ladders::Decision =
         serde_json::from_slice(&std::fs::read(store.join("work/t/ladder.json")).unwrap()).unwrap();
     assert!(!decision.rungs.is_empty() && !decision.hull.is_empty());
+    // Packaging measured every rung and wrote it beside its prediction.
+    for r in &decision.rungs {
+        let m = r
+            .measured
+            .unwrap_or_else(|| panic!("{name}: {} not measured", r.rung.id));
+        assert!(
+            m.frames_scored > 0 && (0.0..=100.0).contains(&m.vmaf) && m.kbps > 0.0,
+            "{name}: {m:?}"
+        );
+    }
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("  measured "),
+        "no measured VMAF in the run summary"
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("chosen rungs"),
         "no ladder in the run summary"

@@ -203,5 +203,29 @@ fn renditions_match_the_master_frame_for_frame() {
         for x in &r {
             assert!(x.vmaf_p5 >= 25.0, "{name}: a picture off its slot? {r:#?}");
         }
+        // What the farm measured itself (a window per chunk, scored while encoding)
+        // agrees with the published files decoded whole by FFmpeg and scored against
+        // the master, and it is in the status record and the run summary.
+        let st = workers::status::read(&store, &t).unwrap();
+        assert_eq!(st.quality.len(), r.len(), "{name}: {:#?}", st.quality);
+        for (farm, whole) in st.quality.iter().zip(&r) {
+            assert_eq!(farm.id, whole.id);
+            assert!(
+                (farm.kbps - whole.kbps).abs() < 0.01 * whole.kbps,
+                "{name}: {farm:?} vs {whole:?}"
+            );
+            let v = farm.vmaf.expect("measured");
+            assert!(
+                (v - whole.vmaf).abs() <= 3.0 && farm.frames_scored > 0,
+                "{name} {}: farm measured VMAF {v:.2}, whole file {:.2}",
+                farm.id,
+                whole.vmaf
+            );
+        }
+        let summary = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            summary.contains(&format!("rendition {} ", top.id)) && summary.contains(" VMAF "),
+            "{summary}"
+        );
     }
 }

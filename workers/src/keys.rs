@@ -104,6 +104,15 @@ pub fn chunk(t: &TitleId, i: u32) -> String {
 pub fn encoded(t: &TitleId, rendition: &str, i: u32) -> String {
     format!("work/{t}/enc/{}/{i}", safe(rendition))
 }
+/// What chunk `i` of `rendition` measured against the master (a sampled window's
+/// quality report, JSON), stored before the encoded chunk itself.
+pub fn measured(t: &TitleId, rendition: &str, i: u32) -> String {
+    format!("work/{t}/measured/{}/{i}.json", safe(rendition))
+}
+/// The measured rate and quality of every published video rendition (JSON).
+pub fn quality(t: &TitleId) -> String {
+    format!("work/{t}/quality.json")
+}
 /// Where the title's done markers are, one per finished part.
 pub fn done_prefix(t: &TitleId) -> String {
     format!("work/{t}/done/")

@@ -16,6 +16,7 @@ pub mod evaluate;
 pub mod events;
 pub mod keys;
 pub mod lock;
+pub mod measured;
 pub mod messages;
 pub mod metered;
 pub mod metrics;

@@ -109,8 +109,13 @@ impl Progress {
             .iter()
             .map(|a| format!("\n  audio {a}"))
             .collect();
+        let quality: String = s
+            .quality
+            .iter()
+            .map(|q| format!("\n  video {}", q.line()))
+            .collect();
         format!(
-            "{}: {:?}, {} of {} parts encoded, {} renditions{ladder}{qc}{converted}{error}{audio}",
+            "{}: {:?}, {} of {} parts encoded, {} renditions{ladder}{qc}{converted}{error}{quality}{audio}",
             s.title,
             s.state,
             self.parts_done,
@@ -188,6 +193,7 @@ impl Progress {
             qc: self.qc.clone(),
             conversion: self.conversion.clone(),
             audio: self.audio.clone(),
+            quality: s.quality.clone(),
         }
     }
 }
@@ -237,6 +243,10 @@ pub struct Report {
     pub conversion: Vec<String>,
     /// Each audio rendition and its loudness normalisation.
     pub audio: Vec<String>,
+    /// Each published video rendition's measured bitrate and VMAF against the
+    /// prediction (empty until packaged).
+    #[serde(default)]
+    pub quality: Vec<crate::measured::RenditionMeasure>,
 }
 
 /// Every title in the store, by id.

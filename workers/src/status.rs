@@ -57,6 +57,10 @@ pub struct TitleStatus {
     /// written before times were kept have none.
     #[serde(default)]
     pub times: BTreeMap<State, u64>,
+    /// Each published video rendition's measured bitrate and VMAF against the
+    /// prediction; empty until the title is packaged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<crate::measured::RenditionMeasure>,
 }
 
 impl TitleStatus {
@@ -69,6 +73,7 @@ impl TitleStatus {
             chunks: 0,
             renditions: Vec::new(),
             times: BTreeMap::new(),
+            quality: Vec::new(),
         };
         s.enter(state);
         s

@@ -117,9 +117,18 @@ pub fn run(args: RunArgs, events: &crate::sinks::EventsConfig) -> Result<()> {
     if let Some(qc) = workers::qc::read(store.as_ref(), &title) {
         eprintln!("master QC: {}", qc.summary());
     }
-    if let Ok(bytes) = store.get(&keys::ladder(&title)) {
-        if let Ok(d) = serde_json::from_slice::<ladders::Decision>(&bytes) {
-            eprint!("{}", d.table());
+    // A per-title decision's table holds each rung's measurement beside its
+    // prediction; a fixed ladder's renditions are listed with theirs.
+    match store
+        .get(&keys::ladder(&title))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ladders::Decision>(&b).ok())
+    {
+        Some(d) => eprint!("{}", d.table()),
+        None => {
+            for m in workers::measured::read(store.as_ref(), &title).unwrap_or_default() {
+                eprintln!("rendition {}", m.line());
+            }
         }
     }
     if let Ok(plan) = store

@@ -81,6 +81,10 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
         )?;
         video.push(v);
     }
+    let measured = crate::measured::record(ctx, t, &plan, &video)?;
+    for m in &measured {
+        tracing::info!(title = %t, "{}", m.line());
+    }
     let mut audio = Vec::new();
     for a in &plan.audio {
         let (_, segments, timescale) = package_track(
