@@ -32,7 +32,6 @@ pub use inspect::{
     inspect, AudioTrackCheck, ColourFound, Completeness, ContentLight, Geometry, InspectCost,
     InspectOptions, Inspection, Interlace, MasteringDisplay, Stretch, Timing, Truncated,
 };
-pub use measure::{measure_chunk, EncodedRendition};
 pub use open::{open_untrusted, ALLOWED_DEMUXERS};
 pub use probe::{probe, AudioInfo, ProbeInfo};
 pub use quality::{
@@ -42,7 +41,7 @@ pub use quality::{
 pub use split::{split_video, ChunkRange, SplitReport};
 pub use subtitles::{subtitle_streams, SubtitleStream, TextCue};
 pub use synth::{render_synthetic, SynthSpec};
-pub use video::{encode_chunk, ChunkGrid, EncodedPacket, EncodedVideo, RungSettings};
+pub use video::{encode_chunk, ChunkGrid, EncodedChunk, EncodedPacket, EncodedVideo, RungSettings};
 
 /// Frame rate as an exact rational (for example 30000/1001).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,153 +1,146 @@
-//! Measuring what was encoded: every rendition's encode of a chunk decoded and scored
-//! with VMAF against the same pictures the encoders were given (the chunk decoded
-//! again and converted), both brought to the master's quality size; one pair in
-//! `subsample` scored, so the sample is spread evenly over the chunk. Memory stays bounded: reference pictures are streamed to one thread
-//! per rendition through small channels, never collected.
+//! Measuring what was encoded, while encoding: a few frames of each rendition of a
+//! chunk, spread evenly over it, decoded and scored with VMAF against the pictures the
+//! encoders were given (converted, brought to the master's quality size). VMAF at the
+//! master's size costs tens of milliseconds a frame, so only samples are scored; each
+//! sample goes to libvmaf as its frame between its two neighbours, so that the motion
+//! feature (which compares a frame with the one before and the one after) sees what it
+//! would see on the whole sequence. The references are the chunk's own decoded
+//! pictures, kept only for the sampled slots: no second decode of the master.
 
-use std::path::Path;
-use std::sync::{mpsc, Arc};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use ffmpeg_next::{codec, format::Pixel, frame, Packet};
+use ffmpeg_next::{codec, frame, Packet};
 
 use crate::error::Context;
-use crate::quality::{quality_size, QualityOptions, Vmaf};
-use crate::video::{decode_slots, ToSize};
-use crate::{ChunkGrid, Conversion, EncodedPacket, EncodedVideo, MediaError, QualityReport};
+use crate::quality::{pool, quality_size, QualityOptions, Vmaf};
+use crate::video::ToSize;
+use crate::{EncodedPacket, EncodedVideo, MediaError, QualityReport};
 
-/// One encoded rendition of a chunk and the frame-rate decimation it was encoded with.
-#[derive(Clone, Copy)]
-pub struct EncodedRendition<'a> {
-    pub video: &'a EncodedVideo,
-    pub decimation: u32,
+/// The rendition frames a chunk's measurement scores: `samples` frames, one in each of
+/// as many equal stretches of `frames`, each with a neighbour on either side inside its
+/// stretch (so no two samples share one). Where in its stretch a sample falls is drawn
+/// from a low-discrepancy sequence seeded by `seed` (the chunk's index): over a title
+/// the samples fall at every distance from the IDRs, not always at one (frames just
+/// after an IDR are better than the GOP's average; a fixed place would bias the mean).
+pub(crate) fn sampled_frames(frames: u64, samples: u32, seed: u64) -> Vec<u64> {
+    const PHI: f64 = 0.618_033_988_749_894_9;
+    let k = (samples as u64).min(frames / 3);
+    (0..k)
+        .map(|j| {
+            let (lo, hi) = (j * frames / k, (j + 1) * frames / k);
+            let u = ((seed * k + j) as f64 * PHI).fract();
+            lo + 1 + (u * (hi - lo - 2) as f64) as u64
+        })
+        .collect()
 }
 
-/// Score every rendition of `encoded` (packets relative to the chunk start, as
-/// [`crate::encode_chunk`] returns them) against chunk `grid`'s own pictures after
-/// `conv`. One report per rendition, in order. `subsample`: score one pair in this
-/// many (motion still sees every pair).
-pub fn measure_chunk(
-    chunk: &Path,
-    grid: ChunkGrid,
-    conv: &Conversion,
-    encoded: &[EncodedRendition<'_>],
-    subsample: u32,
-) -> Result<Vec<QualityReport>, MediaError> {
-    let span = grid.end_frame - grid.start_frame;
-    std::thread::scope(|s| {
-        let mut senders = Vec::new();
-        let mut handles = Vec::new();
-        for r in encoded {
-            let (tx, rx) = mpsc::sync_channel::<(u64, Arc<frame::Video>)>(2);
-            senders.push(tx);
-            let d = r.decimation.max(1) as u64;
-            handles.push(
-                s.spawn(move || score_rendition(rx, r.video, d, span, grid.start_frame, subsample)),
-            );
+/// The master slots (chunk-relative, before `start` is added) a rendition with
+/// decimation `d` needs as references for its samples among `frames`.
+pub(crate) fn reference_slots(frames: u64, d: u64, samples: u32, seed: u64) -> Vec<u64> {
+    sampled_frames(frames, samples, seed)
+        .into_iter()
+        .flat_map(|p| [p - 1, p, p + 1])
+        .map(|p| p * d)
+        .collect()
+}
+
+/// Score the sampled frames of `video` (rendition frame p shows master slot
+/// `start + p·d`) against `refs`, which holds every slot [`reference_slots`] named.
+/// Only the sampled pictures are decoded, each from its GOP's IDR (closed GOPs), so
+/// decoding costs half a GOP a sample on average rather than the whole chunk.
+pub(crate) fn score_samples(
+    video: &EncodedVideo,
+    d: u64,
+    start: u64,
+    samples: u32,
+    seed: u64,
+    refs: &BTreeMap<u64, Arc<frame::Video>>,
+) -> Result<QualityReport, MediaError> {
+    let frames = video.packets.len() as u64;
+    let centres = sampled_frames(frames, samples, seed);
+    let Some(any) = refs.values().next() else {
+        // Too short to sample (a last chunk of a frame or two): nothing scored.
+        return Ok(pool(Vec::new(), 0));
+    };
+    if centres.is_empty() {
+        return Ok(pool(Vec::new(), 0));
+    }
+    let (qw, qh) = quality_size(any.width(), any.height());
+    let mut to_q = ToSize::new(qw, qh);
+    let mut reference = |p: u64| -> Result<frame::Video, MediaError> {
+        let slot = start + p * d;
+        let r = refs.get(&slot).ok_or_else(|| MediaError::Quality {
+            detail: format!("{}: no reference picture kept for slot {slot}", video.rung),
+        })?;
+        to_q.run(r)
+    };
+    // libvmaf scores the pairs numbered 0, 3, 6, …: numbered from 2, every sample
+    // lands on a scored index (3j + 3) between its neighbours on unscored ones, which
+    // only feed the motion feature (reference-only: the pair is the reference twice).
+    let mut vmaf = Vmaf::new(
+        qw,
+        qh,
+        QualityOptions {
+            threads: 0,
+            subsample: 3,
+        },
+    )?;
+    vmaf.start_at(2);
+    let mut up = ToSize::new(qw, qh);
+    for &p in &centres {
+        let before = reference(p - 1)?;
+        vmaf.push(&before, &before)?;
+        let picture = decode_one(video, p)?;
+        debug_assert!(vmaf.scores_next());
+        vmaf.push(&reference(p)?, &up.run(&picture)?)?;
+        let after = reference(p + 1)?;
+        vmaf.push(&after, &after)?;
+    }
+    vmaf.finish()
+}
+
+/// Decode rendition frame `p` of `video`: from the IDR before it, packets in decode
+/// order until the decoder has presented it.
+fn decode_one(video: &EncodedVideo, p: u64) -> Result<frame::Video, MediaError> {
+    let p = p as i64;
+    let packets = &video.packets;
+    // The GOP holding p: the last keyframe presented at or before it.
+    let from = packets
+        .iter()
+        .rposition(|k| k.keyframe && k.pts <= p)
+        .ok_or_else(|| MediaError::Quality {
+            detail: format!("{}: no keyframe before frame {p}", video.rung),
+        })?;
+    let mut dec = h264_decoder(&video.avcc)?;
+    let mut f = frame::Video::empty();
+    let mut presented = |dec: &mut ffmpeg_next::decoder::Video| {
+        while dec.receive_frame(&mut f).is_ok() {
+            if f.pts() == Some(p) {
+                return Some(f.clone());
+            }
         }
-        // At the quality size already (most masters up to 1080p): shared as it is.
-        let mut to_q: Option<ToSize> = None;
-        let mut scale_err = None;
-        let decoded = decode_slots(chunk, grid, conv, |slot, f| {
-            let (qw, qh) = quality_size(f.width(), f.height());
-            let reference = if f.format() == Pixel::YUV420P && (f.width(), f.height()) == (qw, qh) {
-                f.clone()
-            } else {
-                match to_q.get_or_insert_with(|| ToSize::new(qw, qh)).run(f) {
-                    Ok(r) => Arc::new(r),
-                    Err(e) => {
-                        scale_err = Some(e);
-                        return false;
-                    }
-                }
-            };
-            senders
-                .iter()
-                .all(|tx| tx.send((slot, reference.clone())).is_ok())
-        });
-        drop(senders);
-        let scored: Vec<_> = handles
-            .into_iter()
-            .map(|h| h.join().expect("scorer thread panicked"))
-            .collect();
-        if let Some(e) = scale_err {
-            return Err(e);
+        None
+    };
+    for pk in &packets[from..] {
+        let mut pkt = Packet::copy(&pk.data);
+        pkt.set_pts(Some(pk.pts));
+        pkt.set_dts(Some(pk.dts));
+        dec.send_packet(&pkt)
+            .ctx(|| format!("decoding {}", video.rung))?;
+        if let Some(picture) = presented(&mut dec) {
+            return Ok(picture);
         }
-        let scored = scored.into_iter().collect::<Result<Vec<_>, _>>()?;
-        decoded?;
-        Ok(scored)
+    }
+    dec.send_eof()
+        .ctx(|| format!("flushing the {} decoder", video.rung))?;
+    presented(&mut dec).ok_or_else(|| MediaError::Quality {
+        detail: format!("{}: frame {p} never decoded", video.rung),
     })
 }
 
-/// Decode `video` (rendition frame p shows master frame `start + p·d`, of `span`) and
-/// score each picture against its reference from `rx`. Every reference is received,
-/// scored or not, so the sender never blocks.
-fn score_rendition(
-    rx: mpsc::Receiver<(u64, Arc<frame::Video>)>,
-    video: &EncodedVideo,
-    d: u64,
-    span: u64,
-    start: u64,
-    subsample: u32,
-) -> Result<QualityReport, MediaError> {
-    let mut vmaf: Option<Vmaf> = None;
-    let mut up: Option<ToSize> = None;
-    let mut refs = rx.iter();
-    let result = decode_packets(&video.avcc, &video.packets, &video.rung, |pts, f| {
-        let slot = start + pts as u64 * d;
-        if pts < 0 || slot >= start + span {
-            return Ok(());
-        }
-        let reference = loop {
-            match refs.next() {
-                Some((s, r)) if s == slot => break r,
-                Some((s, _)) if s < slot => continue,
-                other => {
-                    return Err(MediaError::Quality {
-                        detail: format!(
-                            "{}: no reference picture for frame {slot} (got {:?})",
-                            video.rung,
-                            other.map(|o| o.0)
-                        ),
-                    })
-                }
-            }
-        };
-        let (qw, qh) = (reference.width(), reference.height());
-        let v = match &mut vmaf {
-            Some(v) => v,
-            None => vmaf.insert(Vmaf::new(
-                qw,
-                qh,
-                QualityOptions {
-                    threads: 0,
-                    subsample,
-                },
-            )?),
-        };
-        if v.scores_next() {
-            let up = up.get_or_insert_with(|| ToSize::new(qw, qh));
-            v.push(&reference, &up.run(f)?)
-        } else {
-            v.push(&reference, &reference)
-        }
-    });
-    // Whatever happened, take the rest so that the decoding side is not left waiting.
-    for _ in refs {}
-    result?;
-    vmaf.ok_or_else(|| MediaError::Quality {
-        detail: format!("{}: no frames in the measured window", video.rung),
-    })?
-    .finish()
-}
-
-/// Decode our own H.264 (avcC + length-prefixed packets in decode order), handing each
-/// picture with its presentation index to `each`, in presentation order.
-pub(crate) fn decode_packets(
-    avcc: &[u8],
-    packets: &[EncodedPacket],
-    what: &str,
-    mut each: impl FnMut(i64, &frame::Video) -> Result<(), MediaError>,
-) -> Result<(), MediaError> {
+/// An H.264 decoder for our own encodes (avcC as extradata).
+fn h264_decoder(avcc: &[u8]) -> Result<ffmpeg_next::decoder::Video, MediaError> {
     let codec = ffmpeg_next::decoder::find(codec::Id::H264).ok_or_else(|| MediaError::Quality {
         detail: "no H.264 decoder".into(),
     })?;
@@ -162,10 +155,18 @@ pub(crate) fn decode_packets(
         (*p).extradata = buf;
         (*p).extradata_size = avcc.len() as i32;
     }
-    let mut dec = ctx
-        .decoder()
-        .video()
-        .ctx(|| "opening H.264 decoder".into())?;
+    ctx.decoder().video().ctx(|| "opening H.264 decoder".into())
+}
+
+/// Decode our own H.264 (avcC + length-prefixed packets in decode order), handing each
+/// picture with its presentation index to `each`, in presentation order.
+pub(crate) fn decode_packets(
+    avcc: &[u8],
+    packets: &[EncodedPacket],
+    what: &str,
+    mut each: impl FnMut(i64, &frame::Video) -> Result<(), MediaError>,
+) -> Result<(), MediaError> {
+    let mut dec = h264_decoder(avcc)?;
     let mut f = frame::Video::empty();
     for p in packets {
         let mut pkt = Packet::copy(&p.data);
@@ -182,4 +183,42 @@ pub(crate) fn decode_packets(
         each(f.pts().unwrap_or(0), &f)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_spread_whole_triplets_inside_the_chunk() {
+        for frames in 0..200u64 {
+            for samples in 0..12u32 {
+                for seed in 0..5 {
+                    let c = sampled_frames(frames, samples, seed);
+                    let k = (samples as u64).min(frames / 3);
+                    assert_eq!(c.len() as u64, k);
+                    for (j, &p) in c.iter().enumerate() {
+                        // The sample and both neighbours inside its own stretch.
+                        let (lo, hi) = (j as u64 * frames / k, (j as u64 + 1) * frames / k);
+                        assert!(lo < p && p + 1 < hi, "{frames} {samples} {seed}: {c:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn samples_fall_at_every_distance_from_the_idrs() {
+        // 4 samples a chunk of 192 frames with an IDR every 48: over 50 chunks the
+        // distances from the IDR before each sample cover the GOP evenly.
+        let mut per_quarter = [0u32; 4];
+        for chunk in 0..50 {
+            for p in sampled_frames(192, 4, chunk) {
+                per_quarter[((p % 48) / 12) as usize] += 1;
+            }
+        }
+        for n in per_quarter {
+            assert!((40..=60).contains(&n), "{per_quarter:?}");
+        }
+    }
 }

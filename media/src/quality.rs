@@ -69,6 +69,8 @@ pub(crate) struct Vmaf {
     model: *mut vm::VmafModel,
     width: u32,
     height: u32,
+    /// libvmaf's index of the first pair (see [`Vmaf::start_at`]).
+    first: u32,
     pairs: u32,
     subsample: u32,
 }
@@ -96,6 +98,7 @@ impl Vmaf {
             model: std::ptr::null_mut(),
             width,
             height,
+            first: 0,
             pairs: 0,
             subsample,
         };
@@ -175,10 +178,20 @@ impl Vmaf {
         Ok(pic)
     }
 
+    /// Number the pairs from `index` instead of 0 (before the first push). libvmaf
+    /// scores the indices that are multiples of the subsample step, and pair 0 always;
+    /// starting later lets a caller choose which of its pairs are scored. (Motion on
+    /// the first pair then compares with a zeroed picture: that pair's own motion is
+    /// meaningless, as pair 0's is.)
+    pub(crate) fn start_at(&mut self, index: u32) {
+        assert_eq!(self.pairs, 0, "start_at after pairs were pushed");
+        self.first = index;
+    }
+
     /// Whether the next pair will be scored (the others only feed motion, which looks
     /// at the reference alone, so their distorted picture need not be prepared).
     pub(crate) fn scores_next(&self) -> bool {
-        self.pairs.is_multiple_of(self.subsample)
+        (self.first + self.pairs).is_multiple_of(self.subsample)
     }
 
     /// Queue one pair; both must be yuv420p at the scorer's size.
@@ -197,12 +210,10 @@ impl Vmaf {
             }
         };
         // SAFETY: libvmaf takes ownership of both pictures.
-        let rc = unsafe { vm::vmaf_read_pictures(self.ctx, &mut r, &mut d, self.pairs) };
+        let index = self.first + self.pairs;
+        let rc = unsafe { vm::vmaf_read_pictures(self.ctx, &mut r, &mut d, index) };
         if rc < 0 {
-            return Err(vmaf_err(format!(
-                "reading pair {} failed ({rc})",
-                self.pairs
-            )));
+            return Err(vmaf_err(format!("reading pair {index} failed ({rc})")));
         }
         self.pairs += 1;
         Ok(())
@@ -222,7 +233,9 @@ impl Vmaf {
         }
         let psnr_y = CString::new("psnr_y").expect("no NUL");
         let mut frames = Vec::new();
-        for i in (0..self.pairs).step_by(self.subsample as usize) {
+        let scored =
+            (self.first..self.first + self.pairs).filter(|i| i.is_multiple_of(self.subsample));
+        for i in scored {
             let (mut v, mut p) = (0.0, 0.0);
             // SAFETY: live context and model; out-pointers to locals.
             let (a, b) = unsafe {

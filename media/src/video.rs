@@ -76,14 +76,48 @@ pub struct ChunkGrid {
     pub idr_frames: u64,
 }
 
+/// One rendition of a chunk: its encode and, when asked for, what it measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedChunk {
+    pub video: EncodedVideo,
+    /// VMAF of sampled frames against the converted master pictures (empty frames when
+    /// the chunk is too short to sample); `None` when no measurement was asked for.
+    pub quality: Option<crate::QualityReport>,
+}
+
 /// Decode `chunk` once, convert its pictures (`conv`: deinterlace, tone-map, rotate)
-/// and encode them for every rung in `rungs`, one thread per rung.
+/// and encode them for every rung in `rungs`, one thread per rung. With a non-zero
+/// `measure_every`, each rung's encode is then measured on one frame in about that
+/// many master frames, spread over the chunk (see [`crate::measure`]'s notes), against
+/// the same decoded pictures: a density, not a count, so a short last chunk gets fewer.
 pub fn encode_chunk(
     chunk: &Path,
     grid: ChunkGrid,
     conv: &Conversion,
     rungs: &[RungSettings],
-) -> Result<Vec<EncodedVideo>, MediaError> {
+    measure_every: u64,
+) -> Result<Vec<EncodedChunk>, MediaError> {
+    // Each chunk samples at its own distances from the IDRs (see `sampled_frames`).
+    let seed = grid.start_frame / grid.idr_frames.max(1);
+    // The master slots the measurement will need, kept as they are decoded.
+    let span = grid.end_frame - grid.start_frame;
+    let samples = match measure_every {
+        0 => 0,
+        n => ((span + n / 2) / n).max(1) as u32,
+    };
+    let keep: std::collections::BTreeSet<u64> = if samples == 0 {
+        Default::default()
+    } else {
+        rungs
+            .iter()
+            .flat_map(|r| {
+                let d = r.decimation.max(1) as u64;
+                crate::measure::reference_slots(span.div_ceil(d), d, samples, seed)
+            })
+            .map(|s| grid.start_frame + s)
+            .collect()
+    };
+    let mut kept = std::collections::BTreeMap::new();
     // One encoder thread per rung, fed the same decoded frames.
     let mut senders = Vec::new();
     let mut handles = Vec::new();
@@ -93,15 +127,37 @@ pub fn encode_chunk(
         handles.push(std::thread::spawn(move || encode_rung(rx, grid, rung)));
     }
     let decoded = decode_slots(chunk, grid, conv, |slot, f| {
+        if keep.contains(&slot) {
+            kept.insert(slot, f.clone());
+        }
         senders.iter().all(|tx| tx.send((slot, f.clone())).is_ok())
     });
     drop(senders);
-    let mut out = Vec::new();
+    let mut videos = Vec::new();
     for h in handles {
-        out.push(h.join().expect("encoder thread panicked")?);
+        videos.push(h.join().expect("encoder thread panicked")?);
     }
     decoded?;
-    Ok(out)
+    // One rung at a time: one libvmaf context (tens of MB at 1080p) per worker.
+    videos
+        .into_iter()
+        .zip(rungs)
+        .map(|(video, r)| {
+            let quality = (samples > 0)
+                .then(|| {
+                    crate::measure::score_samples(
+                        &video,
+                        r.decimation.max(1) as u64,
+                        grid.start_frame,
+                        samples,
+                        seed,
+                        &kept,
+                    )
+                })
+                .transpose()?;
+            Ok(EncodedChunk { video, quality })
+        })
+        .collect()
 }
 
 /// Decode the frames of `grid`'s range from `chunk`, convert them (`conv`) and hand

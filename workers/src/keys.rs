@@ -104,7 +104,7 @@ pub fn chunk(t: &TitleId, i: u32) -> String {
 pub fn encoded(t: &TitleId, rendition: &str, i: u32) -> String {
     format!("work/{t}/enc/{}/{i}", safe(rendition))
 }
-/// What chunk `i` of `rendition` measured against the master (a sampled window's
+/// What chunk `i` of `rendition` measured against the master (its sampled frames'
 /// quality report, JSON), stored before the encoded chunk itself.
 pub fn measured(t: &TitleId, rendition: &str, i: u32) -> String {
     format!("work/{t}/measured/{}/{i}.json", safe(rendition))

@@ -1,5 +1,5 @@
 //! What each published video rendition measured: its bitrate from all its segments and
-//! its VMAF from the windows the encode stage scored (the start of every chunk),
+//! its VMAF from the frames the encode stage sampled (a few in every chunk),
 //! against what the per-title analysis predicted. Written at packaging into
 //! `quality.json`, the title's status and, for a per-title ladder, its `ladder.json`,
 //! so that every decision says how honest its predictions were.
@@ -91,16 +91,16 @@ pub fn record(
             height: v.height,
             kbps,
             predicted_vmaf: chosen.as_ref().map(|c| c.predicted_vmaf),
-            vmaf: pooled.as_ref().map(|q| q.vmaf_mean),
-            vmaf_p5: pooled.as_ref().map(|q| q.vmaf_p5),
-            frames_scored: pooled.as_ref().map_or(0, |q| q.frames.len() as u32),
+            vmaf: pooled.map(|q| q.0),
+            vmaf_p5: pooled.map(|q| q.1),
+            frames_scored: pooled.map_or(0, |q| q.2),
         };
-        if let (Some(c), Some(q)) = (chosen, &pooled) {
+        if let (Some(c), Some((vmaf, vmaf_p5, frames_scored))) = (chosen, pooled) {
             c.measured = Some(ladders::MeasuredRung {
                 kbps,
-                vmaf: q.vmaf_mean,
-                vmaf_p5: q.vmaf_p5,
-                frames_scored: q.frames.len() as u32,
+                vmaf,
+                vmaf_p5,
+                frames_scored,
             });
         }
         out.push(m);
@@ -116,27 +116,34 @@ pub fn record(
     Ok(out)
 }
 
-/// One report over every chunk's measured window of rendition `id`; `None` when a
-/// chunk has no measurement (encoded before measuring existed).
+/// Rendition `id`'s sampled frames over every chunk: (mean VMAF with each chunk
+/// weighed by its length, 5th percentile of all samples, samples). `None` when a
+/// chunk has no measurement (encoded before measuring existed) or nothing was scored.
 fn pooled(
     ctx: &Ctx,
     t: &TitleId,
     plan: &Plan,
     id: &str,
-) -> Result<Option<media::QualityReport>, StageError> {
+) -> Result<Option<(f64, f64, u32)>, StageError> {
     let mut reports = Vec::new();
+    let (mut weighted, mut weight) = (0.0, 0.0);
     for c in &plan.chunks {
         let key = keys::measured(t, id, c.index);
-        match ctx.store.get(&key) {
-            Ok(b) => reports.push(
-                serde_json::from_slice::<media::QualityReport>(&b)
-                    .map_err(|source| StageError::Json { key, source })?,
-            ),
+        let q = match ctx.store.get(&key) {
+            Ok(b) => serde_json::from_slice::<media::QualityReport>(&b)
+                .map_err(|source| StageError::Json { key, source })?,
             Err(StoreError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
+        };
+        if !q.frames.is_empty() {
+            let frames = (c.end_frame - c.start_frame) as f64;
+            weighted += q.vmaf_mean * frames;
+            weight += frames;
         }
+        reports.push(q);
     }
-    Ok((!reports.is_empty()).then(|| media::QualityReport::merged(&reports)))
+    let all = media::QualityReport::merged(&reports);
+    Ok((weight > 0.0).then(|| (weighted / weight, all.vmaf_p5, all.frames.len() as u32)))
 }
 
 /// The title's measured renditions, when it has been packaged.
