@@ -13,6 +13,7 @@ mod grid;
 mod hull;
 mod policy;
 mod preset;
+mod probing;
 mod svg;
 
 pub use bdrate::bd_rate;
@@ -23,4 +24,5 @@ pub use grid::{plan_grid, Grid};
 pub use hull::{upper_hull, Measured};
 pub use policy::{builtin_policy, AnalysisPolicy, EncodePolicy, PerTitlePolicy, RungPolicy};
 pub use preset::{builtin, builtin_names, Ladder, RateControl, Rung};
+pub use probing::{next_probes, Probe};
 pub use svg::plot_svg;

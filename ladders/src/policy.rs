@@ -17,6 +17,14 @@ pub struct AnalysisPolicy {
     pub min_windows: u32,
     pub max_windows: u32,
     pub vmaf_subsample: u32,
+    /// Probe only the points that can move the hull's ends (see `probing`); false
+    /// probes every size at every CRF.
+    #[serde(default = "adaptive_default")]
+    pub adaptive: bool,
+}
+
+fn adaptive_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -144,17 +144,6 @@ pub fn analyse(
         .into_iter()
         .map(|w| w * idr)
         .collect();
-    let points: Vec<ProbePoint> = policy
-        .probe_sizes(shape)
-        .into_iter()
-        .flat_map(|(width, height)| {
-            policy
-                .analysis
-                .crfs
-                .iter()
-                .map(move |&crf| ProbePoint { width, height, crf })
-        })
-        .collect();
     let settings = AnalysisSettings {
         preset: policy.analysis.preset.clone(),
         profile: policy.encode.profile.clone(),
@@ -162,44 +151,61 @@ pub fn analyse(
         threads,
         conversion: t.conversion.clone(),
     };
-    let mut per_point: Vec<(u64, u64, Vec<QualityReport>)> =
-        points.iter().map(|_| (0, 0, Vec::new())).collect();
-    for &start in &windows {
-        let end = (start + idr).min(t.frame_count);
-        let chunk = (start / t.chunk_frames) as u32;
-        let file = chunk_file(chunk)?;
-        let grid = ChunkGrid {
-            fps: t.fps,
-            origin_pts: t.chunk_origin,
-            time_base: t.time_base,
-            start_frame: start,
-            end_frame: end,
-            idr_frames: idr,
-        };
-        let measures = media::analyse_window(&file, grid, &points, &settings)?;
-        for (acc, m) in per_point.iter_mut().zip(measures) {
-            acc.0 += m.bits;
-            acc.1 += m.frames;
-            acc.2.push(m.quality);
-        }
-    }
-    let measured: Vec<Measured> = points
+    let grids: Vec<(u32, ChunkGrid)> = windows
         .iter()
-        .zip(per_point)
-        .map(|(p, (bits, frames, reports))| {
-            let q = QualityReport::merged(&reports);
-            let seconds = frames as f64 * t.fps.den as f64 / t.fps.num as f64;
-            Measured {
-                width: p.width,
-                height: p.height,
-                crf: p.crf,
-                kbps: bits as f64 / seconds.max(1e-9) / 1000.0,
-                vmaf: q.vmaf_mean,
-                vmaf_p5: q.vmaf_p5,
-                psnr_y: q.psnr_y_mean,
-            }
+        .map(|&start| {
+            let grid = ChunkGrid {
+                fps: t.fps,
+                origin_pts: t.chunk_origin,
+                time_base: t.time_base,
+                start_frame: start,
+                end_frame: (start + idr).min(t.frame_count),
+                idr_frames: idr,
+            };
+            ((start / t.chunk_frames) as u32, grid)
         })
         .collect();
+    // Rounds of probes (see `ladders::next_probes`): each measured on every window
+    // and averaged, until the hull's ends stop moving.
+    let mut measured: Vec<Measured> = Vec::new();
+    loop {
+        let points: Vec<ProbePoint> = ladders::next_probes(policy, shape, &measured)
+            .into_iter()
+            .map(|(width, height, crf)| ProbePoint { width, height, crf })
+            .collect();
+        if points.is_empty() {
+            break;
+        }
+        let mut per_point: Vec<(u64, u64, Vec<QualityReport>)> =
+            points.iter().map(|_| (0, 0, Vec::new())).collect();
+        for (chunk, grid) in &grids {
+            let file = chunk_file(*chunk)?;
+            let measures = media::analyse_window(&file, *grid, &points, &settings)?;
+            for (acc, m) in per_point.iter_mut().zip(measures) {
+                acc.0 += m.bits;
+                acc.1 += m.frames;
+                acc.2.push(m.quality);
+            }
+        }
+        measured.extend(
+            points
+                .iter()
+                .zip(per_point)
+                .map(|(p, (bits, frames, reports))| {
+                    let q = QualityReport::merged(&reports);
+                    let seconds = frames as f64 * t.fps.den as f64 / t.fps.num as f64;
+                    Measured {
+                        width: p.width,
+                        height: p.height,
+                        crf: p.crf,
+                        kbps: bits as f64 / seconds.max(1e-9) / 1000.0,
+                        vmaf: q.vmaf_mean,
+                        vmaf_p5: q.vmaf_p5,
+                        psnr_y: q.psnr_y_mean,
+                    }
+                }),
+        );
+    }
     let decision = choose_ladder(policy, shape, &measured)
         .map_err(|e| StageError::Permanent(e.to_string()))?;
     Ok(Analysis {
