@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Per-title ladder against the fixed Apple AVC ladder, on six 1080p clips of clearly
-# different coding complexity (vodfarm sample --content ...) and three cuts of real
-# footage (`trailer` and `film`: Big Buck Bunny, animation, 720p24; `camera`: a CC0
-# night time-lapse, 640x272; from scripts/real-footage.sh in $VODFARM_FOOTAGE), x264
+# different coding complexity (vodfarm sample --content ...) and four cuts of real
+# footage (`trailer`, `film` and `film2`: Big Buck Bunny, animation, 720p24, cut from
+# the trailer at 0:20 and from the film at 5:00 and 1:00; `camera`: a CC0 night
+# time-lapse, 640x272; from scripts/real-footage.sh in $VODFARM_FOOTAGE), x264
 # veryfast, maxrate 1.5x, bufsize 2x. Apple: capped ABR; per-title: the policy's rate
 # control (capped CRF at the CRF its probes measured for each rung, unless set to abr).
 #
@@ -10,7 +11,9 @@
 # final encode of the chosen ladder (the decision written out as a fixed ladder file,
 # so its CPU is the encode's alone; its output is what `run --ladder per-title` makes),
 # the Apple ladder's encode, then VMAF of every rendition against the master at 1080p
-# and BD-rate of per-title against Apple (vodfarm ladder compare).
+# and BD-rate of per-title against Apple (vodfarm ladder compare). The farm's own
+# sampled VMAF of each per-title rendition (status, quality.json) is compared with
+# that independent score of the whole rendition.
 #
 # Prints a line per clip and the averages. Targets: average BD-rate <= -20%, no clip
 # above 0%, analysis CPU <= 25% of the final encode's CPU.
@@ -27,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIP_SECONDS=${CLIP_SECONDS:-20}
 VMAF_SUBSAMPLE=${VMAF_SUBSAMPLE:-2}
-CLIPS=${CLIPS:-"slides animation slow-pan dark film-grain high-motion trailer film camera"}
+CLIPS=${CLIPS:-"slides animation slow-pan dark film-grain high-motion trailer film film2 camera"}
 FOOTAGE=${VODFARM_FOOTAGE:-$HOME/.cache/vodfarm/footage}
 W=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$W"
@@ -45,11 +48,12 @@ for clip in $CLIPS; do
   case $clip in
     # Real footage, cut by stream copy at a keyframe (the trailer's opening titles and
     # the film's credits are skipped: they are not what a title is made of).
-    trailer|film|camera)
+    trailer|film|film2|camera)
       m=$W/$clip.ts
       case $clip in
         trailer) src=$FOOTAGE/trailer_bbb.mp4; at=20 ;;
         film) src=$FOOTAGE/bbb.mp4; at=300 ;;
+        film2) src=$FOOTAGE/bbb.mp4; at=60 ;;
         camera) src=$FOOTAGE/camera-city-night.mpg; at=0 ;;
       esac
       [ -f "$src" ] || scripts/real-footage.sh "$FOOTAGE" >/dev/null
@@ -91,6 +95,7 @@ w, secs, clips = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 cpu = lambda f: sum(float(x) for x in open(f).read().split())
 rows = []
 errors = {}
+farm_err = {}
 print()
 print(f"{'clip':<12} {'BD-rate':>8} {'apple top':>13} {'per-title top':>14} {'rungs':>6} {'analysis/encode CPU':>20} {'2 h title':>10} {'measured - predicted VMAF per rung':>36}")
 for c in clips:
@@ -107,16 +112,23 @@ for c in clips:
     pred = [r["predicted_vmaf"] for r in sorted(dec, key=lambda r: r["rung"]["bitrate"])]
     meas = [r["vmaf"] for r in sorted(p, key=lambda r: int(r["id"].rsplit("-", 1)[1].rstrip("k")))]
     errors[c] = [m - q for m, q in zip(meas, pred)]
+    # The farm's own sampled measurement against the independent whole-file score.
+    farm = {q["id"]: q.get("vmaf") for q in json.load(open(f"{w}/store-{c}/work/pt/quality.json"))}
+    farm_err[c] = [farm[r["id"]] - r["vmaf"] for r in p if farm.get(r["id"]) is not None]
     err = " ".join(f"{e:+.1f}" for e in errors[c])
     print(f"{c:<12} {'n/a' if bd is None else f'{bd:+.1f}%':>8} {top(a):>13} {top(p):>14} {len(a):>3}/{len(p):<2} {share*100:>19.1f}% {long_share*100:>9.1f}% {err:>36}")
 bds = [r[0] for r in rows if r[0] is not None]
 print(f"average BD-rate {sum(bds)/len(bds):+.1f}% over {len(bds)} clips; worst {max(bds):+.1f}%")
-real = [bd for c, (bd, _, _) in zip(clips, rows) if c in ("trailer", "film", "camera") and bd is not None]
+real = [bd for c, (bd, _, _) in zip(clips, rows) if c in ("trailer", "film", "film2", "camera") and bd is not None]
 if real:
     print(f"real footage: average BD-rate {sum(real)/len(real):+.1f}% over {len(real)} clips; worst {max(real):+.1f}%")
 errs = [e for es in errors.values() for e in es]
 print(f"measured - predicted VMAF over {len(errs)} rungs: mean {sum(errs)/len(errs):+.1f}, worst {max(errs, key=abs):+.1f}, "
       f"{sum(abs(e) <= 3 for e in errs)} of {len(errs)} within 3")
+ferrs = [e for es in farm_err.values() for e in es]
+if ferrs:
+    print(f"farm's sampled VMAF - whole-rendition VMAF over {len(ferrs)} renditions: mean {sum(ferrs)/len(ferrs):+.2f}, "
+          f"worst {max(ferrs, key=abs):+.2f}, {sum(abs(e) <= 1 for e in ferrs)} of {len(ferrs)} within 1")
 print(f"analysis CPU / final encode CPU: {sum(r[1] for r in rows)/len(rows)*100:.1f}% on average (max {max(r[1] for r in rows)*100:.1f}%) on {secs:.0f} s clips; "
       f"projected for 2 h titles: {sum(r[2] for r in rows)/len(rows)*100:.1f}% (max {max(r[2] for r in rows)*100:.1f}%)")
 print(f"(top = measured kbit/s / VMAF of the top rendition; rungs = apple/per-title; files in {w})")
