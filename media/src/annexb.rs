@@ -31,6 +31,29 @@ pub(crate) fn nal_units(data: &[u8]) -> Vec<&[u8]> {
     out
 }
 
+/// The NAL units of one access unit as it comes from a demuxer: length-prefixed with
+/// `length_size`-byte lengths (MP4, MKV: the avcC/hvcC record says), else Annex B.
+/// Stops at the first length that overruns the data (untrusted input).
+pub(crate) fn access_unit_nals(data: &[u8], length_size: Option<usize>) -> Vec<&[u8]> {
+    let Some(n) = length_size.filter(|n| (1..=4).contains(n)) else {
+        return nal_units(data);
+    };
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + n <= data.len() {
+        let len = data[at..at + n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | b as usize);
+        at += n;
+        let Some(nal) = data.get(at..at + len) else {
+            break;
+        };
+        out.push(nal);
+        at += len;
+    }
+    out
+}
+
 /// Annex B access unit to 4-byte length-prefixed NAL units. Parameter sets and access
 /// unit delimiters are dropped: they live in the avcC record.
 pub(crate) fn to_length_prefixed(data: &[u8]) -> Vec<u8> {
@@ -108,6 +131,25 @@ mod tests {
         assert_eq!(
             to_length_prefixed(&pkt),
             vec![0, 0, 0, 4, 0x65, 1, 2, 3, 0, 0, 0, 2, 0x06, 5]
+        );
+    }
+
+    #[test]
+    fn access_units_split_in_both_framings() {
+        let annexb = [0, 0, 0, 1, 0x65, 1, 2, 0, 0, 1, 0x41, 3];
+        assert_eq!(
+            access_unit_nals(&annexb, None),
+            vec![&[0x65, 1, 2][..], &[0x41, 3][..]]
+        );
+        let prefixed = [0, 0, 0, 3, 0x65, 1, 2, 0, 0, 0, 2, 0x41, 3];
+        assert_eq!(
+            access_unit_nals(&prefixed, Some(4)),
+            vec![&[0x65, 1, 2][..], &[0x41, 3][..]]
+        );
+        // A length past the end stops the walk instead of reading beyond it.
+        assert_eq!(
+            access_unit_nals(&[0, 0, 0, 9, 0x65, 1], Some(4)),
+            Vec::<&[u8]>::new()
         );
     }
 }

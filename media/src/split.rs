@@ -2,8 +2,10 @@
 //!
 //! Chunks are cut on our segment grid, which rarely coincides with the master's own
 //! keyframes, so each chunk file holds every group of pictures that overlaps its frame
-//! range, plus the group before it (for open-GOP masters whose leading pictures refer
-//! back). The encode stage decodes the file and keeps exactly the frames of its range.
+//! range, plus the group before it when the first may be open (its leading pictures
+//! may refer back). A group that starts with an H.264 or HEVC IDR is closed and gets
+//! no group before it: with the long GOPs of real deliveries (x264's default keyint
+//! 250, ten seconds) the group before doubled what each chunk decoded. The encode stage decodes the file and keeps exactly the frames of its range.
 //! Chunk files use NUT, FFmpeg's own container, because it keeps any codec and the
 //! master's exact time base.
 
@@ -68,6 +70,54 @@ pub(crate) fn frame_index_in(
     q as i64
 }
 
+/// Which keyframes start a closed group of pictures: H.264 IDR (NAL type 5), HEVC
+/// IDR_W_RADL / IDR_N_LP (19, 20). Anything else (HEVC CRA, an H.264 recovery-point
+/// I picture, MPEG-2, other codecs) counts as open.
+struct ClosedGop {
+    codec: codec::Id,
+    /// Bytes in each NAL length prefix (from avcC/hvcC), or `None` for Annex B.
+    length_size: Option<usize>,
+}
+
+impl ClosedGop {
+    fn for_stream(params: &codec::Parameters) -> Self {
+        // SAFETY: the parameters own their extradata buffer of extradata_size bytes.
+        let extradata = unsafe {
+            let p = params.as_ptr();
+            if (*p).extradata.is_null() || (*p).extradata_size <= 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize)
+            }
+        };
+        let codec = params.id();
+        // avcC: version 1, lengthSizeMinusOne in byte 4; hvcC: version 1, in byte 21.
+        let length_size = match (codec, extradata.first()) {
+            (codec::Id::H264, Some(1)) => extradata.get(4).map(|b| (b & 3) as usize + 1),
+            (codec::Id::HEVC, Some(1)) => extradata.get(21).map(|b| (b & 3) as usize + 1),
+            _ => None,
+        };
+        Self { codec, length_size }
+    }
+
+    fn starts(&self, keyframe: &Packet) -> bool {
+        let Some(data) = keyframe.data() else {
+            return false;
+        };
+        let nals = crate::annexb::access_unit_nals(data, self.length_size);
+        match self.codec {
+            codec::Id::H264 => nals
+                .iter()
+                .any(|n| n.first().is_some_and(|h| h & 0x1f == 5)),
+            codec::Id::HEVC => nals.iter().any(|n| {
+                n.first()
+                    .is_some_and(|h| matches!((h >> 1) & 0x3f, 19 | 20))
+            }),
+            _ => false,
+        }
+    }
+}
+
 struct ChunkWriter {
     octx: format::context::Output,
     out_tb: ffmpeg_next::Rational,
@@ -93,6 +143,7 @@ pub fn split_video(
         (s.index(), s.time_base(), s.parameters(), s.start_time())
     };
     let tb = (in_tb.numerator(), in_tb.denominator());
+    let closed = ClosedGop::for_stream(&params);
     let mut origin: Option<i64> =
         (start_time != ffmpeg_next::ffi::AV_NOPTS_VALUE).then_some(start_time);
 
@@ -146,9 +197,12 @@ pub fn split_video(
                 if let std::collections::btree_map::Entry::Vacant(slot) = writers.entry(c) {
                     let path = dir.join(format!("{c}.nut"));
                     let mut w = open_writer(&path, &params, in_tb)?;
-                    // The group before may hold references for our leading pictures.
-                    for p in prev_gop.iter() {
-                        write_packet(&mut w, p, in_tb, shift)?;
+                    // The group before may hold references for our leading pictures,
+                    // unless ours starts closed.
+                    if !gop.first().is_some_and(|k| closed.starts(k)) {
+                        for p in prev_gop.iter() {
+                            write_packet(&mut w, p, in_tb, shift)?;
+                        }
                     }
                     while files.len() <= c as usize {
                         files.push(dir.join(format!("{}.nut", files.len())));

@@ -191,8 +191,36 @@ fn easy_content_gets_a_cheaper_ladder_than_hard_content() {
 /// shifted by even one frame drops VMAF far below these bounds on moving test content.
 #[test]
 fn renditions_match_the_master_frame_for_frame() {
-    for name in ["h264-24fps-aac", "mpeg2-29.97fps-ts"] {
-        let (_, master) = fixture(name);
+    // The H.264 fixture again with 2.5 s closed GOPs: the chunk from 8 s starts at the
+    // IDR at 7.5 s and holds nothing before it (a closed group needs no group before).
+    let long_gop = {
+        let (_, master) = fixture("h264-24fps-aac");
+        let out = fixture_dir().join("h264-24fps-gop60.mp4");
+        if !out.is_file() {
+            let tmp = fixture_dir().join(format!(".tmp-{}-gop60.mp4", std::process::id()));
+            ffmpeg(&[
+                "-i",
+                master.to_str().unwrap(),
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-x264-params",
+                "keyint=60:min-keyint=60:scenecut=0",
+                "-c:a",
+                "copy",
+                tmp.to_str().unwrap(),
+            ]);
+            std::fs::rename(&tmp, &out).unwrap();
+        }
+        out
+    };
+    for name in ["h264-24fps-aac", "mpeg2-29.97fps-ts", "gop60"] {
+        let master = if name == "gop60" {
+            long_gop.clone()
+        } else {
+            fixture(name).1
+        };
         let tmp = tempfile::tempdir().unwrap();
         let out = run_title(&master, "q", tmp.path(), &["--ladder", "apple-avc"]);
         assert!(
@@ -229,6 +257,20 @@ fn renditions_match_the_master_frame_for_frame() {
                 "{name} {}: farm measured VMAF {v:.2}, whole file {:.2}",
                 farm.id,
                 whole.vmaf
+            );
+        }
+        if name == "gop60" {
+            let chunk = tmp.path().join("work/q/chunks/1.nut");
+            let packets = Command::new("ffprobe")
+                .args(["-v", "error", "-count_packets", "-select_streams", "v:0"])
+                .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+                .arg(&chunk)
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&packets.stdout).trim(),
+                "36",
+                "chunk 1 should hold frames 180..216 only"
             );
         }
         let summary = String::from_utf8_lossy(&out.stderr);
