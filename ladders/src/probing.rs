@@ -1,19 +1,20 @@
 //! Adaptive probing: which (size, CRF) points to measure next, given those measured.
 //!
-//! The full grid (every probe size at every CRF) spends most of its encodes on points
-//! that never reach the hull: on real clips the hull is the largest size at its low
-//! CRFs, the middle sizes near the middle CRF and the smallest size at its highest
-//! CRF. So probing starts with every size at the middle CRF, then only extends the
-//! hull's two ends, one CRF step at a time, while they can still move the ladder:
-//! - the top (the hull's highest-rate point): below the VMAF ceiling, the next lower
-//!   CRF at its size (more quality, toward the ceiling); at or above the ceiling, the
-//!   next higher CRF (so that the ceiling's crossing is measured within one size, not
-//!   interpolated across sizes);
-//! - the bottom (its lowest-rate point): above the VMAF floor, the next higher CRF at
-//!   its size (less rate, toward the floor).
+//! The full grid (every probe size at every CRF) spends encodes on points that never
+//! reach the hull: on real clips the largest sizes' high-CRF points and the smallest
+//! sizes' low-CRF points are always beaten. So probing starts with every size at the
+//! middle CRF, then, round by round:
+//! - every size with a point on the hull below the VMAF ceiling gets its next lower CRF
+//!   (more rate and quality): each size that can carry a rung gets a curve with a
+//!   slope, so a rung's prediction and CRF are interpolated, not guessed from one point
+//!   (with one point per size the middle rungs were predicted 15 VMAF low);
+//! - the top (the hull's highest-rate point) at or above the ceiling gets its next
+//!   higher CRF, so that the ceiling's crossing is measured within one size;
+//! - the bottom (its lowest-rate point) above the VMAF floor gets its next higher CRF
+//!   (toward the floor).
 //!
-//! It stops when neither end has an unprobed neighbour. (`adaptive = false` in the
-//! policy keeps the full grid.)
+//! It stops when no such step is left unprobed. (`adaptive = false` in the policy keeps
+//! the full grid.)
 
 use crate::hull::{upper_hull, Measured};
 use crate::{MasterShape, PerTitlePolicy};
@@ -72,9 +73,19 @@ pub fn next_probes(
         return out;
     };
     let r = &policy.rungs;
+    for &i in &hull {
+        let m = &measured[i];
+        if m.vmaf < r.vmaf_ceiling {
+            if let Some(c) = step(m.crf, true) {
+                want((m.width, m.height, c));
+            }
+        }
+    }
     let t = &measured[top];
-    if let Some(c) = step(t.crf, t.vmaf < r.vmaf_ceiling) {
-        want((t.width, t.height, c));
+    if t.vmaf >= r.vmaf_ceiling {
+        if let Some(c) = step(t.crf, false) {
+            want((t.width, t.height, c));
+        }
     }
     let b = &measured[bottom];
     if b.vmaf > r.vmaf_floor {
@@ -156,6 +167,16 @@ mod tests {
             let h = upper_hull(m);
             (m[h[0]].kbps, m[*h.last().unwrap()].vmaf)
         };
+        // Every size that carries part of the hull below the ceiling has a curve with
+        // a slope (two points), not one point to guess from.
+        for &i in &upper_hull(&adaptive) {
+            let m = &adaptive[i];
+            let n = adaptive
+                .iter()
+                .filter(|x| (x.width, x.height) == (m.width, m.height))
+                .count();
+            assert!(n >= 2 || m.vmaf >= p.rungs.vmaf_ceiling, "{m:?} alone");
+        }
         let (a_low, a_top) = ends(&adaptive);
         let (f_low, f_top) = ends(&full);
         assert!((a_low - f_low).abs() < 1e-9, "{a_low} vs {f_low}");
