@@ -3,10 +3,9 @@
 # from scripts/real-footage.sh) through `vodfarm run` with the default per-title ladder
 # on this machine. Prints the time to publish, CPU-seconds, peak RSS, the analysis
 # share (`vodfarm ladder analyze` on the same master, its CPU over the rest of the
-# run's), each
-# rendition's predicted and measured VMAF (from the run's status), and with LOOP=1 the
-# same master looped to twice its length (stream copy) and its peak RSS against the
-# first: memory must not grow with the title.
+# run's), each rendition's predicted and measured VMAF (from the run's status), and
+# with LOOP=1 the same master looped to twice its length (stream copy) and its peak
+# RSS against the first: memory must not grow with the title.
 #
 #   scripts/bench-film.sh
 #   LOOP=1 BENCH_DIR=/tmp/film scripts/bench-film.sh
