@@ -17,14 +17,10 @@ pub struct AnalysisPolicy {
     pub min_windows: u32,
     pub max_windows: u32,
     pub vmaf_subsample: u32,
-    /// Probe only the points that can move the hull's ends (see `probing`); false
-    /// probes every size at every CRF.
-    #[serde(default = "adaptive_default")]
+    /// Probe in rounds, only the points that can move the hull (see `probing`);
+    /// false (the default) probes every size at every CRF.
+    #[serde(default)]
     pub adaptive: bool,
-}
-
-fn adaptive_default() -> bool {
-    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,8 +13,11 @@
 //! - the bottom (its lowest-rate point) above the VMAF floor gets its next higher CRF
 //!   (toward the floor).
 //!
-//! It stops when no such step is left unprobed. (`adaptive = false` in the policy keeps
-//! the full grid.)
+//! It stops when no such step is left unprobed. Opt-in (`adaptive = true` in the
+//! policy; the default probes the full grid): on four real clips it probed about 2/3 of
+//! the points but the ladders lost 1-3.5 points of BD-rate against Apple's, because a
+//! larger size whose curve lacks its high-CRF point cannot stand for low rates, and a
+//! smaller size got those rungs.
 
 use crate::hull::{upper_hull, Measured};
 use crate::{MasterShape, PerTitlePolicy};
@@ -140,9 +143,15 @@ mod tests {
         panic!("probing did not stop: {measured:?}");
     }
 
+    fn adaptive() -> PerTitlePolicy {
+        let mut p = builtin_policy();
+        p.analysis.adaptive = true;
+        p
+    }
+
     #[test]
     fn adaptive_probing_starts_at_the_middle_crf_and_stops() {
-        let p = builtin_policy();
+        let p = adaptive();
         let first = next_probes(&p, shape(), &[]);
         assert_eq!(first.len(), p.probe_sizes(shape()).len());
         assert!(first.iter().all(|x| x.2 == 29.0), "{first:?}");
@@ -158,7 +167,7 @@ mod tests {
     #[test]
     fn adaptive_probing_keeps_the_hulls_ends() {
         // The hull of the adaptive points reaches as high and as low as the full grid's.
-        let p = builtin_policy();
+        let p = adaptive();
         let adaptive = run(&p);
         let mut full_policy = p.clone();
         full_policy.analysis.adaptive = false;

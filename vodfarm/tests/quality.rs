@@ -116,13 +116,14 @@ fn vmaf_against_itself_and_against_the_vmaf_tool() {
     );
 }
 
-fn analyze(master: &Path, dir: &Path) -> ladders::Decision {
+fn analyze(master: &Path, dir: &Path, extra: &[&str]) -> ladders::Decision {
     let json = dir.join(format!(
-        "{}.json",
-        master.file_stem().unwrap().to_string_lossy()
+        "{}{}.json",
+        master.file_stem().unwrap().to_string_lossy(),
+        extra.len()
     ));
     let svg = json.with_extension("svg");
-    let out = vodfarm(&[
+    let mut args = vec![
         "ladder",
         "analyze",
         master.to_str().unwrap(),
@@ -130,7 +131,9 @@ fn analyze(master: &Path, dir: &Path) -> ladders::Decision {
         json.to_str().unwrap(),
         "--svg",
         svg.to_str().unwrap(),
-    ]);
+    ];
+    args.extend(extra);
+    let out = vodfarm(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -158,8 +161,8 @@ fn easy_content_gets_a_cheaper_ladder_than_hard_content() {
             .write(&dir)
             .unwrap()
     };
-    let easy = analyze(&write("slides-360p"), tmp.path());
-    let hard = analyze(&write("high-motion-360p"), tmp.path());
+    let easy = analyze(&write("slides-360p"), tmp.path(), &[]);
+    let hard = analyze(&write("high-motion-360p"), tmp.path(), &[]);
     let top = |d: &ladders::Decision| d.rungs.last().unwrap().rung.bitrate;
     assert!(
         top(&easy) < top(&hard),
@@ -173,18 +176,28 @@ fn easy_content_gets_a_cheaper_ladder_than_hard_content() {
         easy.table(),
         hard.table()
     );
-    // Adaptive probing: both sizes at the middle CRF, then only the steps that move
-    // the hull's ends, fewer than the full grid of 2 sizes x 3 CRFs; the hull drawn
+    // Every point measured (the default policy probes the full grid), the hull drawn
     // from them.
-    for d in [&easy, &hard] {
-        assert!(
-            d.points.len() >= 2 && d.points.len() < 2 * 3,
-            "{}",
-            d.table()
-        );
-        assert!(d.points.iter().filter(|p| p.crf == 29.0).count() == 2);
-        assert!(!d.hull.is_empty());
-    }
+    assert_eq!(easy.points.len(), 2 * 3);
+    assert!(!easy.hull.is_empty());
+    // Adaptive probing (opt-in): both sizes at the middle CRF, then only the steps
+    // that can move the hull, in rounds; fewer points, a ladder still chosen.
+    let policy = tmp.path().join("adaptive.toml");
+    std::fs::write(
+        &policy,
+        include_str!("../../ladders/presets/per-title.toml")
+            .replace("adaptive = false", "adaptive = true"),
+    )
+    .unwrap();
+    let adaptive = analyze(
+        &write("high-motion-360p"),
+        tmp.path(),
+        &["--policy", policy.to_str().unwrap()],
+    );
+    let n = adaptive.points.len();
+    assert!((3..2 * 3).contains(&n), "{}", adaptive.table());
+    assert_eq!(adaptive.points.iter().filter(|p| p.crf == 29.0).count(), 2);
+    assert!(!adaptive.rungs.is_empty());
 }
 
 /// Every rendition shows the master's pictures at the master's times: a picture
