@@ -68,12 +68,18 @@ pub(crate) fn score_samples(
     }
     let (qw, qh) = quality_size(any.width(), any.height());
     let mut to_q = ToSize::new(qw, qh);
-    let mut reference = |p: u64| -> Result<frame::Video, MediaError> {
+    // A picture already at the quality size in yuv420p (the usual master) is used as
+    // it is; any other is scaled.
+    let mut reference = |p: u64| -> Result<Picture<'_>, MediaError> {
         let slot = start + p * d;
         let r = refs.get(&slot).ok_or_else(|| MediaError::Quality {
             detail: format!("{}: no reference picture kept for slot {slot}", video.rung),
         })?;
-        to_q.run(r)
+        if (r.format(), r.width(), r.height()) == (ffmpeg_next::format::Pixel::YUV420P, qw, qh) {
+            Ok(Picture::Kept(r))
+        } else {
+            to_q.run(r).map(Picture::Scaled)
+        }
     };
     // libvmaf scores the pairs numbered 0, 3, 6, …: numbered from 2, every sample
     // lands on a scored index (3j + 3) between its neighbours on unscored ones, which
@@ -93,11 +99,27 @@ pub(crate) fn score_samples(
         vmaf.push(&before, &before)?;
         let picture = decode_one(video, p)?;
         debug_assert!(vmaf.scores_next());
-        vmaf.push(&reference(p)?, &up.run(&picture)?)?;
+        vmaf.push(&*reference(p)?, &up.run(&picture)?)?;
         let after = reference(p + 1)?;
         vmaf.push(&after, &after)?;
     }
     vmaf.finish()
+}
+
+/// A reference picture: kept as decoded, or scaled to the quality size.
+enum Picture<'a> {
+    Kept(&'a frame::Video),
+    Scaled(frame::Video),
+}
+
+impl std::ops::Deref for Picture<'_> {
+    type Target = frame::Video;
+    fn deref(&self) -> &frame::Video {
+        match self {
+            Picture::Kept(f) => f,
+            Picture::Scaled(f) => f,
+        }
+    }
 }
 
 /// Decode rendition frame `p` of `video`: from the IDR before it, packets in decode

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod heap;
 pub mod signals;
 pub mod sinks;
 

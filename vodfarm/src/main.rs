@@ -12,6 +12,7 @@ use vodfarm::config::{Backends, Config};
 use workers::store::ObjectStore;
 
 fn main() {
+    vodfarm::heap::return_pictures_to_the_system();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("VODFARM_LOG")
         .unwrap_or_else(|_| "warn".into());
