@@ -3,7 +3,8 @@
 //! dimensions, frame-rate caps as whole-frame decimation, a grid whose segment and IDR
 //! boundaries are whole frames for every rung. It also owns per-title ladders: the
 //! policy file, the rate–quality convex hull, the choice of rungs along it, BD-rate
-//! and the SVG plot of a decision. No I/O: callers hand in text and values.
+//! and the SVG plot of a decision, and which shot starts get an IDR of their own. No
+//! I/O: callers hand in text and values.
 
 mod bdrate;
 mod choose;
@@ -14,6 +15,7 @@ mod hull;
 mod policy;
 mod preset;
 mod probing;
+mod shots;
 mod svg;
 
 pub use bdrate::bd_rate;
@@ -25,4 +27,5 @@ pub use hull::{upper_hull, Measured};
 pub use policy::{builtin_policy, AnalysisPolicy, EncodePolicy, PerTitlePolicy, RungPolicy};
 pub use preset::{builtin, builtin_names, Ladder, RateControl, Rung};
 pub use probing::{next_probes, Probe};
+pub use shots::shot_idrs;
 pub use svg::plot_svg;

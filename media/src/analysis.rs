@@ -121,7 +121,7 @@ fn measure_point(
         threads: 1,
         colour: settings.conversion.output,
     };
-    let encoded = encode_rung(rx, window, rung)?;
+    let encoded = encode_rung(rx, window, rung, &[])?;
     let bits = encoded
         .packets
         .iter()

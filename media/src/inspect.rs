@@ -45,6 +45,11 @@ pub struct InspectOptions {
     /// idet measures every one of the first `idet_first` frames before it samples, so
     /// a short master is measured whole (a few runs are too few to judge by).
     pub idet_first: u64,
+    /// A frame that differs from the one before by at least this share (percent) of the
+    /// largest possible change starts a new shot (FFmpeg's `scdet` score; its manual
+    /// calls 8 to 14 good values: the top of that range, since each shot start becomes
+    /// an IDR in every rendition and a false one costs bits).
+    pub shot_threshold: f64,
 }
 
 impl Default for InspectOptions {
@@ -56,6 +61,7 @@ impl Default for InspectOptions {
             idet_every: 1,
             idet_run: 1,
             idet_first: 0,
+            shot_threshold: 14.0,
         }
     }
 }
@@ -224,6 +230,10 @@ pub struct Inspection {
     pub completeness: Completeness,
     pub black: Vec<Stretch>,
     pub frozen: Vec<Stretch>,
+    /// Where shots start: seconds from the first frame, in order (the first shot's
+    /// start, 0, is not listed). Empty in records made before shots were detected.
+    #[serde(default)]
+    pub shots: Vec<f64>,
     pub audio: Vec<AudioTrackCheck>,
     pub interlace: Interlace,
     pub colour: ColourFound,
@@ -454,12 +464,14 @@ fn meta_u64(f: &frame::Frame, key: &str) -> u64 {
     meta_s(f, key).map_or(0, |v| v.round().max(0.0) as u64)
 }
 
-/// The video filter graph: blackdetect, freezedetect and idet report through frame
-/// metadata; the frames themselves are dropped at the sink.
+/// The video filter graph: blackdetect, freezedetect, scdet and idet report through
+/// frame metadata; the frames themselves are dropped at the sink.
 struct VideoFilters {
     graph: filter::Graph,
     black: Marks,
     frozen: Marks,
+    /// Shot starts, seconds on the stream's clock.
+    shots: Vec<f64>,
     idet: [u64; 4],
     key: (u32, u32, i32),
 }
@@ -472,6 +484,7 @@ impl VideoFilters {
             graph: g,
             black: Marks::default(),
             frozen: Marks::default(),
+            shots: Vec::new(),
             idet: [0; 4],
             key: (f.width(), f.height(), fmt as i32),
         })
@@ -504,6 +517,9 @@ impl VideoFilters {
             }
             if let Some(t) = meta_s(&out, "lavfi.freezedetect.freeze_end") {
                 self.frozen.end(t);
+            }
+            if let Some(t) = meta_s(&out, "lavfi.scd.time") {
+                self.shots.push(t);
             }
             if out.metadata().get("lavfi.idet.multiple.tff").is_some() {
                 // Counts are cumulative since the graph started.
@@ -1027,7 +1043,9 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
     let min = opts.min_stretch_s;
 
     let (mut black, mut frozen, mut idet) = (Vec::new(), Vec::new(), [0u64; 4]);
+    let mut shots = Vec::new();
     for g in graphs {
+        shots.extend(g.shots.iter().map(|t| t - first_s).filter(|t| *t > 0.0));
         black.extend(g.black.finish(end_s, min, first_s));
         frozen.extend(g.frozen.finish(end_s, min, first_s));
         for (sum, n) in idet.iter_mut().zip(g.idet) {
@@ -1129,6 +1147,7 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
         },
         black,
         frozen,
+        shots,
         audio,
         interlace: Interlace {
             field_order: field_order.into(),
@@ -1209,9 +1228,13 @@ impl VideoState {
     fn detect_spec(&self) -> String {
         // blackdetect marks every black run (its `d` only gates its log line); the
         // length filter is ours. freezedetect marks a freeze once it has lasted `d`.
+        // scdet marks each frame that starts a shot.
         format!(
-            "blackdetect=d=0:pix_th={}:pic_th=0.98,freezedetect=n={}dB:d={}",
-            self.opts.black_pixel_threshold, self.opts.noise_db, self.opts.min_stretch_s
+            "blackdetect=d=0:pix_th={}:pic_th=0.98,freezedetect=n={}dB:d={},scdet=threshold={}",
+            self.opts.black_pixel_threshold,
+            self.opts.noise_db,
+            self.opts.min_stretch_s,
+            self.opts.shot_threshold
         )
     }
 

@@ -90,6 +90,7 @@ pub struct EncodedChunk {
 /// `measure_every`, each rung's encode is then measured on one frame in about that
 /// many master frames, spread over the chunk (see [`crate::measure`]'s notes), against
 /// the same decoded pictures: a density, not a count, so a short last chunk gets fewer.
+/// `shot_idrs` (master frames, sorted) get an IDR in every rung besides the grid's.
 ///
 /// Each rung is measured in its own thread as soon as its encode ends, while the larger
 /// rungs are still encoding: measuring after every encode had ended left a core idle for
@@ -101,6 +102,7 @@ pub fn encode_chunk(
     conv: &Conversion,
     rungs: &[RungSettings],
     measure_every: u64,
+    shot_idrs: &[u64],
 ) -> Result<Vec<EncodedChunk>, MediaError> {
     let started = std::time::Instant::now();
     // Each chunk samples at its own distances from the IDRs (see `sampled_frames`).
@@ -114,12 +116,17 @@ pub fn encode_chunk(
     let mut senders = Vec::new();
     let mut handles = Vec::new();
     let measuring = Arc::new(std::sync::Mutex::new(()));
+    let shots: Arc<[u64]> = shot_idrs
+        .iter()
+        .copied()
+        .filter(|s| (grid.start_frame..grid.end_frame).contains(s))
+        .collect();
     for rung in rungs.iter().cloned() {
         let (tx, rx) = mpsc::sync_channel::<(u64, Arc<frame::Video>)>(4);
         senders.push(tx);
-        let measuring = measuring.clone();
+        let (measuring, shots) = (measuring.clone(), shots.clone());
         handles.push(std::thread::spawn(move || {
-            encode_and_measure(rx, grid, rung, samples, seed, &measuring)
+            encode_and_measure(rx, grid, rung, &shots, samples, seed, &measuring)
         }));
     }
     let decoded = decode_slots(chunk, grid, conv, |slot, f| {
@@ -144,6 +151,7 @@ fn encode_and_measure(
     rx: mpsc::Receiver<(u64, Arc<frame::Video>)>,
     grid: ChunkGrid,
     rung: RungSettings,
+    shots: &[u64],
     samples: u32,
     seed: u64,
     measuring: &std::sync::Mutex<()>,
@@ -164,7 +172,7 @@ fn encode_and_measure(
             kept.insert(*slot, f.clone());
         }
     });
-    let video = encode_rung(frames, grid, rung)?;
+    let video = encode_rung(frames, grid, rung, shots)?;
     let quality = (samples > 0)
         .then(|| {
             // A rung that failed while measuring poisons nothing worth keeping.
@@ -328,10 +336,13 @@ pub(crate) fn x264_cpu() -> &'static str {
     })
 }
 
+/// Encode `frames` (master slot, picture) for `rung`: IDRs on the grid and at the first
+/// of the rung's frames at or after each of `shot_idrs` (master frames, sorted).
 pub(crate) fn encode_rung(
     frames: impl IntoIterator<Item = (u64, Arc<frame::Video>)>,
     grid: ChunkGrid,
     rung: RungSettings,
+    shot_idrs: &[u64],
 ) -> Result<EncodedVideo, MediaError> {
     let enc_err = |detail: String| MediaError::Encoder {
         codec: "libx264",
@@ -438,7 +449,20 @@ pub(crate) fn encode_rung(
         // swscale copies no timestamps and the source's picture type must not leak:
         // only our IDR grid decides keyframes.
         scaled.set_pts(Some((rel / d as u64) as i64));
-        scaled.set_kind(if slot % grid.idr_frames == 0 {
+        // A decimated rung shows slots d apart: a shot starting between two of them
+        // starts at the next one.
+        let shot = shot_idrs
+            .binary_search_by(|s| {
+                if *s > slot {
+                    std::cmp::Ordering::Greater
+                } else if *s + (d as u64) <= slot {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok();
+        scaled.set_kind(if slot % grid.idr_frames == 0 || shot {
             picture::Type::I
         } else {
             picture::Type::None

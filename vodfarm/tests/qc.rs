@@ -194,3 +194,114 @@ fn stretches_are_listed_in_inspection_json_and_status() {
         "{st}"
     );
 }
+
+/// Times (seconds) of the frames FFmpeg's own scene score (`select`'s, another measure
+/// than the `scdet` the inspection runs) calls new shots.
+fn ffmpeg_scene_changes(master: &Path) -> Vec<f64> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "info", "-nostdin", "-i"])
+        .arg(master)
+        .args([
+            "-vf",
+            "select='gt(scene,0.25)',showinfo",
+            "-an",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.split("pts_time:").nth(1))
+        .filter_map(|t| t.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// Frame numbers (from their presentation times, 24 fps) of the key frames of a
+/// published rendition, read by ffprobe through its playlist.
+fn key_frames(playlist: &Path) -> Vec<u64> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+        .args(["frame=key_frame,pts_time", "-of", "csv=p=0"])
+        .arg(playlist)
+        .output()
+        .expect("ffprobe runs");
+    assert!(out.status.success());
+    // Lines are "key_frame,pts_time" (side data, when any, on lines of their own).
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(',');
+            let key = f.next()?.trim() == "1";
+            let t: f64 = f.next()?.trim().parse().ok()?;
+            key.then(|| (t * 24.0).round() as u64)
+        })
+        .collect()
+}
+
+#[test]
+fn shots_found_at_ingest_start_an_idr_in_every_rendition() {
+    // 6 s of the trailer from 35 s: hard cuts at 36.0 s and 37.5 s (1 s and 2.5 s in).
+    let master = fixtures::qc::footage_cut(&qc_dir(), 35, 6).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    ok(run_title(
+        &master,
+        "cuts",
+        &store,
+        &["--ladder", "benchmark"],
+    ));
+    let shots: Vec<f64> = inspection(&store, "cuts")["inspection"]["shots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let theirs = ffmpeg_scene_changes(&master);
+    assert!(theirs.len() >= 2, "FFmpeg finds {theirs:?}");
+    // The same cuts as FFmpeg's scene score, to the frame (24 fps).
+    assert_eq!(
+        shots.len(),
+        theirs.len(),
+        "ours {shots:?}, FFmpeg's {theirs:?}"
+    );
+    for (a, b) in shots.iter().zip(&theirs) {
+        assert!(
+            (a - b).abs() < 0.5 / 24.0,
+            "ours {shots:?}, FFmpeg's {theirs:?}"
+        );
+    }
+    let plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("work/cuts/plan.json")).unwrap()).unwrap();
+    let idrs: Vec<u64> = plan["shot_idrs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    // 1.0 s is frame 24, half-way between the grid's IDRs at 0 and 48: an IDR of its own.
+    assert!(idrs.contains(&24), "{idrs:?}");
+    let origin = store.join("origin/cuts");
+    let mut renditions = 0;
+    for e in std::fs::read_dir(&origin).unwrap() {
+        let dir = e.unwrap().path();
+        // Video renditions only (v360p-600k, not the audio's a-und-128k-2ch).
+        if !dir.file_name().unwrap().to_string_lossy().starts_with('v') {
+            continue;
+        }
+        let playlist = dir.join("playlist.m3u8");
+        renditions += 1;
+        let keys = key_frames(&playlist);
+        for f in idrs.iter().chain(&[0, 48, 96]) {
+            assert!(
+                keys.contains(f),
+                "{}: key frames {keys:?}",
+                playlist.display()
+            );
+        }
+    }
+    // The benchmark ladder's rungs up to the master's 720p.
+    assert_eq!(renditions, 3);
+}

@@ -247,7 +247,15 @@ pub struct Plan {
     pub profile: String,
     /// libx264 threads per rung: fixed, so that output does not depend on the machine.
     pub x264_threads: u32,
+    /// Master frames where a shot starts between the grid's IDRs: an IDR there in every
+    /// rendition (see `ladders::shot_idrs`). Empty in plans made before shots were
+    /// detected, and for masters with no cut away from the grid.
+    #[serde(default)]
+    pub shot_idrs: Vec<u64>,
 }
+
+/// A shot start closer than this to another IDR gets none of its own (seconds).
+pub const SHOT_IDR_MIN_GAP_S: f64 = 0.5;
 
 impl Plan {
     /// Video time scale and master-frame duration in it: 24 fps → 24000/1000,

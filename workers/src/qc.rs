@@ -64,6 +64,11 @@ impl QcRecord {
             s.push_str("; warnings: ");
             s.push_str(&self.warnings.join("; "));
         }
+        match self.inspection.shots.len() {
+            0 => {}
+            1 => s.push_str("; 1 shot change"),
+            n => s.push_str(&format!("; {n} shot changes")),
+        }
         s
     }
 }

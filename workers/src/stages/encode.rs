@@ -75,7 +75,14 @@ pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
             idr_frames: plan.grid.idr_frames,
         };
         let started = std::time::Instant::now();
-        let outs = media::encode_chunk(&file, grid, &plan.conversion, &todo, measure_every(&plan))?;
+        let outs = media::encode_chunk(
+            &file,
+            grid,
+            &plan.conversion,
+            &todo,
+            measure_every(&plan),
+            &plan.shot_idrs,
+        )?;
         let took = started.elapsed();
         tracing::info!(title = %t, chunk = index, rungs = outs.len(), secs = took.as_secs_f64(), "encoded and measured");
         for (settings, out) in todo.iter().zip(&outs) {
