@@ -234,6 +234,10 @@ pub struct Inspection {
     /// start, 0, is not listed). Empty in records made before shots were detected.
     #[serde(default)]
     pub shots: Vec<f64>,
+    /// The same shot starts as the frames' timestamps in the video stream's time base
+    /// (what ingest places on the plan's frame grid).
+    #[serde(default)]
+    pub shot_pts: Vec<i64>,
     pub audio: Vec<AudioTrackCheck>,
     pub interlace: Interlace,
     pub colour: ColourFound,
@@ -470,8 +474,8 @@ struct VideoFilters {
     graph: filter::Graph,
     black: Marks,
     frozen: Marks,
-    /// Shot starts, seconds on the stream's clock.
-    shots: Vec<f64>,
+    /// Shot starts: the frames' timestamps (the graph keeps the stream's time base).
+    shots: Vec<i64>,
     idet: [u64; 4],
     key: (u32, u32, i32),
 }
@@ -518,8 +522,10 @@ impl VideoFilters {
             if let Some(t) = meta_s(&out, "lavfi.freezedetect.freeze_end") {
                 self.frozen.end(t);
             }
-            if let Some(t) = meta_s(&out, "lavfi.scd.time") {
-                self.shots.push(t);
+            // scdet's own time is printed with 6 significant digits (0.1 s late in a
+            // long master): the frame's timestamp is exact.
+            if out.metadata().get("lavfi.scd.time").is_some() {
+                self.shots.extend(out.pts());
             }
             if out.metadata().get("lavfi.idet.multiple.tff").is_some() {
                 // Counts are cumulative since the graph started.
@@ -1043,15 +1049,20 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
     let min = opts.min_stretch_s;
 
     let (mut black, mut frozen, mut idet) = (Vec::new(), Vec::new(), [0u64; 4]);
-    let mut shots = Vec::new();
+    let mut shot_pts = Vec::new();
     for g in graphs {
-        shots.extend(g.shots.iter().map(|t| t - first_s).filter(|t| *t > 0.0));
+        shot_pts.extend(&g.shots);
         black.extend(g.black.finish(end_s, min, first_s));
         frozen.extend(g.frozen.finish(end_s, min, first_s));
         for (sum, n) in idet.iter_mut().zip(g.idet) {
             *sum += n;
         }
     }
+    shot_pts.sort_unstable();
+    let shots = shot_pts
+        .iter()
+        .map(|&p| p as f64 * f64::from(st.tb) - first_s)
+        .collect();
     // A black stretch is also a still one: report it once, as black.
     frozen.retain(|z: &Stretch| {
         !black.iter().any(|b: &Stretch| {
@@ -1148,6 +1159,7 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
         black,
         frozen,
         shots,
+        shot_pts,
         audio,
         interlace: Interlace {
             field_order: field_order.into(),

@@ -38,7 +38,7 @@ pub use quality::{
     compare_files, quality_size, FrameQuality, QualityOptions, QualityReport, QUALITY_BOX,
     VMAF_MODEL,
 };
-pub use split::{split_video, ChunkRange, SplitReport};
+pub use split::{frame_index, split_video, ChunkRange, SplitReport};
 pub use subtitles::{subtitle_streams, SubtitleStream, TextCue};
 pub use synth::{render_synthetic, SynthSpec};
 pub use video::{encode_chunk, ChunkGrid, EncodedChunk, EncodedPacket, EncodedVideo, RungSettings};

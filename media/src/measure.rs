@@ -75,7 +75,12 @@ pub(crate) fn score_samples(
         let r = refs.get(&slot).ok_or_else(|| MediaError::Quality {
             detail: format!("{}: no reference picture kept for slot {slot}", video.rung),
         })?;
-        if (r.format(), r.width(), r.height()) == (ffmpeg_next::format::Pixel::YUV420P, qw, qh) {
+        // (A bottom-up picture, negative strides, is copied the ordinary way.)
+        // SAFETY: reading plain fields of a live AVFrame.
+        let upright = (0..3).all(|p| unsafe { (*r.as_ptr()).linesize[p] } > 0);
+        if upright
+            && (r.format(), r.width(), r.height()) == (ffmpeg_next::format::Pixel::YUV420P, qw, qh)
+        {
             Ok(Picture::Kept(r))
         } else {
             to_q.run(r).map(Picture::Scaled)

@@ -44,7 +44,7 @@ pub struct SplitReport {
 }
 
 /// Frame index of a timestamp on the frame grid starting at `origin` (both in `tb`).
-pub(crate) fn frame_index(pts: i64, origin: i64, tb: (i32, i32), fps: Rational) -> i64 {
+pub fn frame_index(pts: i64, origin: i64, tb: (i32, i32), fps: Rational) -> i64 {
     frame_index_in(pts, tb, origin, tb, fps)
 }
 

@@ -121,20 +121,30 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         preset: req.ladder.preset().to_string(),
         profile: req.ladder.profile().to_string(),
         x264_threads: 1,
-        shot_idrs: shot_idrs(&qc.inspection.shots, fps, split.grid, report.frame_count),
+        shot_idrs: shot_idrs(&qc.inspection.shot_pts, report, fps, split.grid),
     };
     tracing::info!(title = %t, frames = plan.frame_count, chunks = plan.chunks.len(), rungs = plan.rungs.len(), "planned");
     // The plan is written last: its presence means every chunk file exists.
     ctx.put_json(&keys::plan(t), &plan)
 }
 
-/// The inspection's shot starts (seconds from the first frame) as master frames, and
-/// those of them that get an IDR.
-fn shot_idrs(shots: &[f64], fps: media::Rational, grid: ladders::Grid, frames: u64) -> Vec<u64> {
+/// The inspection's shot starts (timestamps in the video stream's time base) as frames
+/// of the plan's grid, placed as the chunks place every picture, and those of them that
+/// get an IDR.
+fn shot_idrs(
+    shot_pts: &[i64],
+    report: &media::SplitReport,
+    fps: media::Rational,
+    grid: ladders::Grid,
+) -> Vec<u64> {
+    let starts: Vec<u64> = shot_pts
+        .iter()
+        .map(|&p| media::frame_index(p, report.origin_pts, report.time_base, fps))
+        .filter_map(|i| u64::try_from(i).ok())
+        .collect();
     let rate = fps.num as f64 / fps.den as f64;
-    let starts: Vec<u64> = shots.iter().map(|t| (t * rate).round() as u64).collect();
     let gap = (crate::plan::SHOT_IDR_MIN_GAP_S * rate).round() as u64;
-    ladders::shot_idrs(&starts, grid.idr_frames, gap, frames)
+    ladders::shot_idrs(&starts, grid.idr_frames, gap, report.frame_count)
 }
 
 /// The title's own rungs: from its stored decision when an earlier attempt got that
