@@ -620,7 +620,57 @@ impl ToSize {
 
 #[cfg(test)]
 mod tests {
-    use super::starts_shot;
+    use super::*;
+
+    /// Key frames (output frame numbers) of 48 still grey 64x64 frames at 24 fps, IDR
+    /// grid 48, encoded with `shots` as shot IDRs and one rendition frame in `d`.
+    fn keys_of_still_encode(d: u32, shots: &[u64]) -> Vec<i64> {
+        crate::init();
+        let grid = ChunkGrid {
+            fps: Rational { num: 24, den: 1 },
+            origin_pts: 0,
+            time_base: (1, 24),
+            start_frame: 0,
+            end_frame: 48,
+            idr_frames: 48,
+        };
+        let rung = RungSettings {
+            id: "still".into(),
+            width: 64,
+            height: 64,
+            decimation: d,
+            bitrate: 0,
+            maxrate: 200_000,
+            bufsize: 400_000,
+            crf: Some(23.0),
+            preset: "veryfast".into(),
+            profile: "high".into(),
+            threads: 1,
+            colour: crate::Colour::BT709,
+        };
+        let mut grey = frame::Video::new(Pixel::YUV420P, 64, 64);
+        for p in 0..3 {
+            grey.data_mut(p).fill(128);
+        }
+        let grey = Arc::new(grey);
+        let frames = (0..48u64).map(|slot| (slot, grey.clone()));
+        let video = encode_rung(frames, grid, rung, shots).unwrap();
+        video
+            .packets
+            .iter()
+            .filter(|p| p.keyframe)
+            .map(|p| p.pts)
+            .collect()
+    }
+
+    #[test]
+    fn shot_idrs_are_key_frames_where_x264_would_place_none() {
+        // A still picture: x264 alone codes one IDR, at 0.
+        assert_eq!(keys_of_still_encode(1, &[]), vec![0]);
+        assert_eq!(keys_of_still_encode(1, &[20, 33]), vec![0, 20, 33]);
+        // One frame in two: master frame 33 starts at rendition frame 17 (master 34).
+        assert_eq!(keys_of_still_encode(2, &[20, 33]), vec![0, 10, 17]);
+    }
 
     #[test]
     fn a_shot_starts_at_the_first_rendition_frame_at_or_after_it() {

@@ -12,7 +12,6 @@ use vodfarm::config::{Backends, Config};
 use workers::store::ObjectStore;
 
 fn main() {
-    vodfarm::heap::return_pictures_to_the_system();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("VODFARM_LOG")
         .unwrap_or_else(|_| "warn".into());
@@ -26,6 +25,8 @@ fn main() {
     } else {
         log.init();
     }
+    // After the logger (its warning must be seen), before any thread starts.
+    vodfarm::heap::return_pictures_to_the_system();
     if let Err(e) = dispatch(cli) {
         // Each cause once (an error that already prints its source is not followed by it).
         eprintln!("error: {}", workers::error::one_line(e.as_ref()));
