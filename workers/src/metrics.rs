@@ -32,7 +32,10 @@ pub struct Metrics {
     pub jobs_failed: IntCounterVec,
     /// Jobs that failed transiently and will be tried again, by stage.
     pub jobs_retried: IntCounterVec,
-    /// Messages this process moved to a dead-letter queue (malformed), by queue.
+    /// Messages this process moved to a dead-letter queue, by queue: malformed ones (the
+    /// runner), and on the embedded queue those received too often or unreadable as an
+    /// envelope (the receiving process moves them). SQS's own redrive is not seen here:
+    /// the dead-letter queue's depth gauge shows it.
     pub jobs_dead_lettered: IntCounterVec,
     /// How long jobs took, by stage and outcome.
     pub job_seconds: HistogramVec,
@@ -134,7 +137,7 @@ impl Metrics {
             jobs_dead_lettered: counter(
                 &r,
                 "vodfarm_jobs_dead_lettered_total",
-                "Malformed messages moved to a dead-letter queue, by queue",
+                "Messages this process moved to a dead-letter queue (malformed, or received too often on the embedded queue), by queue",
                 &["queue"],
             ),
             job_seconds: histogram(

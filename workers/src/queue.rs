@@ -488,13 +488,20 @@ impl LocalQueue {
     }
 
     /// Move a message file to the dead-letter queue as it is (bytes and id), received 0
-    /// times there. Ok(false): the file was gone (someone else moved it). On failure it
-    /// is where it was.
+    /// times there, and count it in this process's metrics (SQS's redrive happens on the
+    /// server, where no process sees it; here the receiver does the move). Ok(false): the
+    /// file was gone (someone else moved it). On failure it is where it was.
     fn dead_letter(&self, queue: &str, from: &Path, id: &str) -> Result<bool, QueueError> {
         let dlq = self.mkdir(&format!("{queue}-dlq"), READY)?;
         let to = dlq.join(format!("{id}.0"));
         match fs::rename(from, &to) {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                crate::metrics::get()
+                    .jobs_dead_lettered
+                    .with_label_values(&[queue])
+                    .inc();
+                Ok(true)
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(fs_err(queue, "dead-letter", &to, e)),
         }
@@ -1175,6 +1182,47 @@ mod tests {
             files(&q, Q, TMP),
             vec!["000000000000000000000001-000000-00000001.0".to_string()]
         );
+    }
+
+    /// Every message the embedded queue dead-letters itself (received too often, or not
+    /// an envelope) is counted in the process's metrics under its queue, as the
+    /// runner's malformed messages are: an operator watching the counter sees them all.
+    #[test]
+    fn the_queues_own_dead_letters_are_counted() {
+        // A queue name of this test's own: the counter is the process's.
+        const C: &str = "counted";
+        let count = || {
+            crate::metrics::get()
+                .jobs_dead_lettered
+                .with_label_values(&[C])
+                .get()
+        };
+        let (_tmp, q) = open(1);
+        let before = count();
+        q.send(C, "poison").unwrap();
+        assert!(q
+            .receive(C, Duration::ZERO, Duration::ZERO)
+            .unwrap()
+            .is_some());
+        // Its deadline has passed and it was received once: moved, not delivered.
+        assert!(q.receive(C, LONG, Duration::ZERO).unwrap().is_none());
+        assert_eq!(q.depth("counted-dlq").unwrap(), 1);
+        assert_eq!(count(), before + 1, "received too often");
+        let ready = q.mkdir(C, READY).unwrap();
+        fs::write(
+            ready.join("000000000000000000000009-000000-00000009.0"),
+            b"{not json",
+        )
+        .unwrap();
+        assert!(q.receive(C, LONG, Duration::ZERO).unwrap().is_none());
+        assert_eq!(q.depth("counted-dlq").unwrap(), 2);
+        assert_eq!(count(), before + 2, "not an envelope");
+        // A dead-letter queue's own messages are delivered, never moved or counted.
+        assert!(q
+            .receive("counted-dlq", LONG, Duration::ZERO)
+            .unwrap()
+            .is_some());
+        assert_eq!(count(), before + 2);
     }
 
     /// A dead-letter move that fails leaves the message where it was, creates nothing,
