@@ -178,7 +178,9 @@ impl Progress {
             tracks: self.tracks,
             renditions: s.renditions.clone(),
             error: s.error.clone(),
-            submitted_ms: s.times.get(&State::Submitted).copied(),
+            submitted_ms: s
+                .started_ms
+                .or_else(|| s.times.get(&State::Submitted).copied()),
             finished_ms: match s.state {
                 State::Published | State::Failed => s.times.get(&s.state).copied(),
                 _ => None,
@@ -227,7 +229,7 @@ pub struct Report {
     pub renditions: Vec<String>,
     /// Why the title failed.
     pub error: Option<String>,
-    /// When it was submitted.
+    /// When it was first submitted (a retry does not move it).
     pub submitted_ms: Option<u64>,
     /// When it was published or failed.
     pub finished_ms: Option<u64>,

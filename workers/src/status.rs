@@ -57,6 +57,11 @@ pub struct TitleStatus {
     /// written before times were kept have none.
     #[serde(default)]
     pub times: BTreeMap<State, u64>,
+    /// When the title was first submitted (milliseconds since the Unix epoch). Kept
+    /// apart from `times`, whose Submitted entry a retry from ingest moves: the title
+    /// started when it was first submitted, not when it was last retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
     /// Each published video rendition's measured bitrate and VMAF against the
     /// prediction; empty until the title is packaged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -73,6 +78,7 @@ impl TitleStatus {
             chunks: 0,
             renditions: Vec::new(),
             times: BTreeMap::new(),
+            started_ms: None,
             quality: Vec::new(),
         };
         s.enter(state);
@@ -82,6 +88,16 @@ impl TitleStatus {
     /// Move to `state` now, recording the time (a state entered again, by a retry,
     /// gets its new time).
     pub fn enter(&mut self, state: State) {
+        // A record written before `started_ms` was kept started when it last entered
+        // Submitted, as far as it knows; take that before a retry moves it.
+        if self.started_ms.is_none() {
+            self.started_ms = Some(
+                self.times
+                    .get(&State::Submitted)
+                    .copied()
+                    .unwrap_or_else(now_ms),
+            );
+        }
         if self.state != state || !self.times.contains_key(&state) {
             self.times.insert(state, now_ms());
         }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use workers::events::{self, What};
 use workers::queue::LocalQueue;
+use workers::status::State;
 use workers::store::{LocalStore, ObjectStore};
 use workers::submit::{enqueue, request_for, Submitted, TitleSettings};
 use workers::{keys, TitleId};
@@ -89,9 +90,23 @@ fn refused_then_accepted_then_placed() {
 
     // A retry ingests it again (it was never planned), and it fails again: one
     // `retried`, then the second inspection and failure.
+    let started = status
+        .started_ms
+        .expect("a new record knows when it started");
+    assert_eq!(status.times.get(&State::Submitted), Some(&started));
     let resumed = workers::retry::retry(store.as_ref(), queue.as_ref(), &t).unwrap();
     assert_eq!(resumed, workers::retry::Resumed::Ingest);
     drain(&ctx);
+    // The retry entered Submitted again (the ingest stage's time starts there), but the
+    // title started when it was first submitted: what status and the console show.
+    let status = workers::status::read(store.as_ref(), &t).unwrap();
+    assert!(status.times[&State::Submitted] > started, "{status:?}");
+    assert_eq!(status.started_ms, Some(started));
+    let report = workers::progress::read(store.as_ref(), &t)
+        .unwrap()
+        .expect("a status record")
+        .report();
+    assert_eq!(report.submitted_ms, Some(started));
     let history = events::read(store.as_ref(), &t).unwrap();
     assert_eq!(
         kinds(&history),
