@@ -115,4 +115,8 @@ fn the_templates_worker_config_parses() {
     let c = vodfarm::config::Config::parse(&toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
     assert!(c.embedded_dir().is_none(), "S3 in the template");
     assert_eq!(c.worker.visibility_seconds, 60);
+    // Job events go to the stack's events queue (<stack>-events), which the template
+    // makes and lets the worker role send to.
+    assert_eq!(c.events.queue.as_deref(), Some("events"));
+    assert!(text.contains("QueueName: !Sub \"${AWS::StackName}-events\""));
 }
