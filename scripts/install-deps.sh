@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install what vodfarm needs on Debian 12 that is not there yet: FFmpeg 5.1 libraries
 # and tools, clang (bindgen), meson/ninja/nasm/xxd (libvmaf-sys builds libvmaf from its
-# bundled source), Chromium and Node.js for the real-player tests.
+# bundled source), openssl (the https webhook test's private CA), Chromium and Node.js
+# for the real-player tests.
 set -euo pipefail
 need=()
 for p in libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev \
          libavfilter-dev libavdevice-dev pkg-config clang libclang-dev ffmpeg \
-         meson ninja-build nasm xxd; do
+         meson ninja-build nasm xxd openssl; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${VODFARM_PLAYERS:-1}" = 1 ]; then

@@ -11,6 +11,7 @@
 //! backoff_ms = 1000         # before the second attempt; doubles, at most max_backoff_seconds
 //! max_backoff_seconds = 60
 //! timeout_seconds = 10      # one HTTP request, connecting included
+//! ca_file = "/etc/vodfarm/hooks-ca.pem"  # CAs trusted for https webhooks besides the public roots
 //! drain_seconds = 30        # how long a process ending waits for events still to deliver
 //! ```
 //!
@@ -85,6 +86,10 @@ pub struct EventsConfig {
     /// How long a process that is ending waits for its events still to be delivered.
     #[serde(default = "default_drain")]
     pub drain_seconds: u64,
+    /// PEM certificates of CAs trusted for https webhooks besides the public roots
+    /// (Mozilla's, built in): a receiver behind a company's own CA.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// A secret that `{:?}` does not print.
@@ -126,6 +131,7 @@ impl Default for EventsConfig {
             max_backoff_seconds: default_max_backoff(),
             timeout_seconds: default_timeout(),
             drain_seconds: default_drain(),
+            ca_file: None,
         }
     }
 }
@@ -350,6 +356,43 @@ pub struct Sinks {
     drain: Duration,
 }
 
+/// A TLS client that trusts the public roots and the CA certificates in `path` (PEM).
+/// An unreadable file, or one without a certificate, is an error at start: a typo must
+/// not show up later as every delivery failing.
+fn tls_with_ca_file(path: &std::path::Path) -> Result<Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let pem =
+        std::fs::read(path).with_context(|| format!("events.ca_file '{}'", path.display()))?;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let mut added = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert
+            .map_err(|e| anyhow::anyhow!("events.ca_file '{}': not PEM: {e:?}", path.display()))?;
+        roots.add(cert).map_err(|e| {
+            anyhow::anyhow!(
+                "events.ca_file '{}': a certificate that is not a CA's: {e}",
+                path.display()
+            )
+        })?;
+        added += 1;
+    }
+    if added == 0 {
+        anyhow::bail!("events.ca_file '{}': no certificate in it", path.display());
+    }
+    // ring, as ureq's own default: rustls is built with two providers here (the AWS
+    // SDK brings aws-lc-rs), so none is the process default to pick implicitly.
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS protocol versions")?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// Start the sinks `config` names; `queue` is the process's queue backend (for
 /// `[events] queue`). With none configured, nothing is started.
 pub fn start(config: &EventsConfig, queue: Option<Arc<dyn Queue>>) -> Result<Sinks> {
@@ -367,11 +410,14 @@ pub fn start(config: &EventsConfig, queue: Option<Arc<dyn Queue>>) -> Result<Sin
     let mut targets: Vec<(String, Box<dyn Deliver>)> = Vec::new();
     if !config.webhooks.is_empty() {
         let key = config.key()?;
-        let agent = ureq::AgentBuilder::new()
+        let mut agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(config.timeout_seconds))
             .redirects(0)
-            .user_agent(concat!("vodfarm/", env!("CARGO_PKG_VERSION")))
-            .build();
+            .user_agent(concat!("vodfarm/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.ca_file {
+            agent = agent.tls_config(tls_with_ca_file(path)?);
+        }
+        let agent = agent.build();
         for url in &config.webhooks {
             targets.push((
                 format!("webhook {url}"),

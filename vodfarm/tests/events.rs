@@ -187,73 +187,122 @@ struct Receiver {
     url: String,
     got: std::sync::Arc<std::sync::Mutex<Vec<Request>>>,
     held_until: std::sync::Arc<std::sync::Mutex<Option<bool>>>,
+    /// Connections that ended before a whole request was read (a TLS handshake the
+    /// client gave up, say).
+    broken: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 type Hold = Box<dyn Fn() -> bool + Send>;
 
 fn receiver(down_for: usize, hold: Option<Hold>) -> Receiver {
-    use std::io::{Read, Write};
-    use std::sync::{Arc, Mutex};
+    serve_hooks(down_for, hold, None)
+}
+
+/// What one receiver thread keeps between connections.
+struct Hooks {
+    down_for: usize,
+    hold: Option<Hold>,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Request>>>,
+    held_until: std::sync::Arc<std::sync::Mutex<Option<bool>>>,
+}
+
+impl Hooks {
+    /// Read one request from `stream` and answer it. Err: the connection ended first.
+    fn serve(&self, stream: impl std::io::Read + std::io::Write) -> std::io::Result<()> {
+        use std::io::Read;
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        assert!(line.starts_with("POST /hooks/vodfarm HTTP/1.1"), "{line:?}");
+        let mut headers = std::collections::BTreeMap::new();
+        loop {
+            let mut l = String::new();
+            reader.read_line(&mut l)?;
+            let l = l.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').unwrap();
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+        let len: usize = headers["content-length"].parse().unwrap();
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body)?;
+        let n = self.got.lock().unwrap().len();
+        if n == 0 {
+            if let Some(hold) = &self.hold {
+                let guard = std::time::Instant::now();
+                let mut done = hold();
+                while !done && guard.elapsed() < Duration::from_secs(300) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    done = hold();
+                }
+                *self.held_until.lock().unwrap() = Some(done);
+            }
+        }
+        let status = if n < self.down_for { 503 } else { 200 };
+        self.got.lock().unwrap().push(Request {
+            headers,
+            body: String::from_utf8(body).unwrap(),
+            status,
+        });
+        let reason = if status == 200 {
+            "OK"
+        } else {
+            "Service Unavailable"
+        };
+        let stream = reader.get_mut();
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let _ = stream.flush();
+        Ok(())
+    }
+}
+
+/// A receiver as [`receiver`], over TLS with `tls` (an https:// URL) when given.
+fn serve_hooks(
+    down_for: usize,
+    hold: Option<Hold>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+) -> Receiver {
+    use std::sync::Arc;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks/vodfarm", listener.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<Request>>> = Arc::default();
-    let held_until: Arc<Mutex<Option<bool>>> = Arc::default();
-    let (g, h) = (got.clone(), held_until.clone());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!(
+        "{scheme}://{}/hooks/vodfarm",
+        listener.local_addr().unwrap()
+    );
+    let hooks = Hooks {
+        down_for,
+        hold,
+        got: Arc::default(),
+        held_until: Arc::default(),
+    };
+    let broken: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+    let receiver = Receiver {
+        url,
+        got: hooks.got.clone(),
+        held_until: hooks.held_until.clone(),
+        broken: broken.clone(),
+    };
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            assert!(line.starts_with("POST /hooks/vodfarm HTTP/1.1"), "{line:?}");
-            let mut headers = std::collections::BTreeMap::new();
-            loop {
-                let mut l = String::new();
-                reader.read_line(&mut l).unwrap();
-                let l = l.trim_end();
-                if l.is_empty() {
-                    break;
+            let Ok(tcp) = stream else { continue };
+            let served = match &tls {
+                None => hooks.serve(tcp),
+                Some(config) => {
+                    let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+                    hooks.serve(rustls::StreamOwned::new(conn, tcp))
                 }
-                let (k, v) = l.split_once(':').unwrap();
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-            let len: usize = headers["content-length"].parse().unwrap();
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            let n = g.lock().unwrap().len();
-            if n == 0 {
-                if let Some(hold) = &hold {
-                    let guard = std::time::Instant::now();
-                    let mut done = hold();
-                    while !done && guard.elapsed() < Duration::from_secs(300) {
-                        std::thread::sleep(Duration::from_millis(100));
-                        done = hold();
-                    }
-                    *h.lock().unwrap() = Some(done);
-                }
-            }
-            let status = if n < down_for { 503 } else { 200 };
-            g.lock().unwrap().push(Request {
-                headers,
-                body: String::from_utf8(body).unwrap(),
-                status,
-            });
-            let reason = if status == 200 {
-                "OK"
-            } else {
-                "Service Unavailable"
             };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
+            if served.is_err() {
+                broken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
         }
     });
-    Receiver {
-        url,
-        got,
-        held_until,
-    }
+    receiver
 }
 
 const SECRET: &str = "s3cret-for-the-test";
@@ -495,4 +544,147 @@ fn submit_and_worker_deliver_every_event() {
         .map(|r| r.body.as_str())
         .collect();
     assert_eq!(accepted, stored);
+}
+
+/// A private CA and a certificate it signed for 127.0.0.1, made by the openssl tool (an
+/// outside implementation): (CA certificate PEM path, server TLS config).
+fn private_ca(dir: &Path) -> (std::path::PathBuf, std::sync::Arc<rustls::ServerConfig>) {
+    use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl tool (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509", "-days", "2", "-subj", "/CN=vodfarm test CA"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem"],
+            &["-addext", "basicConstraints=critical,CA:TRUE"],
+            &["-addext", "keyUsage=critical,keyCertSign"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req", "-subj", "/CN=127.0.0.1"][..],
+            &ec,
+            &["-keyout", "server.key", "-out", "server.csr"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-days",
+        "2",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    (dir.join("ca.pem"), std::sync::Arc::new(config))
+}
+
+/// https webhooks: a receiver whose certificate a private CA signed gets every event,
+/// signed, over TLS, when `ca_file` names that CA; without it the client refuses the
+/// certificate, nothing is delivered, and the title is published all the same. A
+/// `ca_file` that does not exist stops `run` before it does anything.
+#[test]
+fn https_webhook_verified_against_ca_file() {
+    let (_, master) = fixture("h264-24fps-aac");
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, tls) = private_ca(tmp.path());
+
+    let hook = serve_hooks(0, None, Some(tls.clone()));
+    assert!(hook.url.starts_with("https://127.0.0.1:"), "{}", hook.url);
+    let store = tmp.path().join("store");
+    let extra = format!("ca_file = \"{}\"\n", ca.display());
+    ok(run_with_events(
+        &master,
+        "ev5",
+        &store,
+        &config(&hook.url, &extra),
+    ));
+    let events: Vec<String> = stored(&store, "ev5")
+        .into_iter()
+        .map(|(_, text, _)| text.trim_end().to_string())
+        .collect();
+    let got = hook.got.lock().unwrap().clone();
+    check_requests(&got);
+    let bodies: Vec<&str> = got.iter().map(|r| r.body.as_str()).collect();
+    assert_eq!(bodies, events, "every event once, in order, over TLS");
+
+    // The same receiver's certificate, not trusted: the handshake fails, every attempt.
+    let untrusted = serve_hooks(0, None, Some(tls));
+    let store2 = tmp.path().join("store2");
+    ok(run_with_events(
+        &master,
+        "ev6",
+        &store2,
+        &config(&untrusted.url, "attempts = 2\ndrain_seconds = 5\n"),
+    ));
+    assert!(stored(&store2, "ev6")
+        .iter()
+        .any(|(_, t, _)| t.contains(r#""kind":"published""#)));
+    assert!(untrusted.got.lock().unwrap().is_empty(), "no request read");
+    assert!(
+        untrusted.broken.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the client tried and gave up in the handshake"
+    );
+
+    // A CA file that is not there: a one-line error naming it, nothing stored.
+    let store3 = tmp.path().join("store3");
+    let out = run_with_events(
+        &master,
+        "ev7",
+        &store3,
+        &config(&hook.url, "ca_file = \"/nonexistent/ca.pem\"\n"),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("events.ca_file '/nonexistent/ca.pem'"),
+        "{err}"
+    );
+    assert!(!store3.join("control/events/ev7").exists(), "nothing done");
 }
