@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use ffmpeg_next::frame;
 
 use crate::measure::decode_packets;
-use crate::quality::{quality_size, QualityOptions, Vmaf};
+use crate::quality::{motion_scores, quality_size, Vmaf};
 use crate::video::{decode_slots, encode_rung, ToSize};
 use crate::{ChunkGrid, MediaError, QualityReport, RungSettings};
 
@@ -72,6 +72,8 @@ pub fn analyse_window(
         .iter()
         .map(|f| to_q.run(f))
         .collect::<Result<Vec<_>, _>>()?;
+    // Motion looks at the reference alone: measured once here, not once per point.
+    let motion = motion_scores(&reference)?;
 
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<PointMeasure, MediaError>>>> =
@@ -81,7 +83,7 @@ pub fn analyse_window(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(p) = points.get(i) else { break };
-                let r = measure_point(&source, &reference, window, *p, settings);
+                let r = measure_point(&source, &reference, &motion, window, *p, settings);
                 results.lock().expect("no panics while held")[i] = Some(r);
             });
         }
@@ -97,6 +99,7 @@ pub fn analyse_window(
 fn measure_point(
     source: &[Arc<frame::Video>],
     reference: &[frame::Video],
+    motion: &[f64],
     window: ChunkGrid,
     p: ProbePoint,
     settings: &AnalysisSettings,
@@ -128,26 +131,23 @@ fn measure_point(
         .map(|p| p.data.len() as u64 * 8)
         .sum();
     let (qw, qh) = (reference[0].width(), reference[0].height());
-    let mut vmaf = Vmaf::new(
-        qw,
-        qh,
-        QualityOptions {
-            threads: 0,
-            subsample: settings.vmaf_subsample,
-        },
-    )?;
+    // Only the scored pairs go to libvmaf, each with the window's motion at its index:
+    // the same scores as pushing every pair to a subsampling scorer (tested), without
+    // copying the unscored pictures or measuring motion again for every point.
+    let mut vmaf = Vmaf::given_motion(qw, qh)?;
+    let every = settings.vmaf_subsample.max(1) as usize;
     let mut up = ToSize::new(qw, qh);
     decode_packets(&encoded.avcc, &encoded.packets, &encoded.rung, |pts, f| {
-        let r = reference
-            .get(pts as usize)
-            .ok_or_else(|| MediaError::Quality {
+        let i = usize::try_from(pts).unwrap_or(usize::MAX);
+        let (Some(r), Some(&m)) = (reference.get(i), motion.get(i)) else {
+            return Err(MediaError::Quality {
                 detail: format!("decoded frame pts {pts} outside the window"),
-            })?;
-        if vmaf.scores_next() {
-            vmaf.push(r, &up.run(f)?)
-        } else {
-            vmaf.push(r, r)
+            });
+        };
+        if i.is_multiple_of(every) {
+            vmaf.push_scored(i as u32, m, r, &up.run(f)?)?;
         }
+        Ok(())
     })?;
     Ok(PointMeasure {
         point: p,

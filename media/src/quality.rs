@@ -63,6 +63,23 @@ fn vmaf_err(detail: String) -> MediaError {
     MediaError::Quality { detail }
 }
 
+/// The name libvmaf gives VMAF's motion feature (the model's input): the smaller of a
+/// picture's blurred difference to the one before and to the one after.
+const MOTION2: &str = "VMAF_integer_feature_motion2_score";
+
+/// Which features a [`Vmaf`] extracts from the pictures itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Extract {
+    /// Everything the model needs, and PSNR.
+    All,
+    /// The model's spatial features (VIF, ADM) and PSNR; motion, which looks at the
+    /// reference alone, is given with each pair ([`Vmaf::push_scored`]), so that one
+    /// reference scored against many distorted versions measures it once.
+    GivenMotion,
+    /// Motion alone ([`motion_scores`]).
+    MotionOnly,
+}
+
 /// A libvmaf context with the VMAF model and PSNR registered.
 pub(crate) struct Vmaf {
     ctx: *mut vm::VmafContext,
@@ -73,6 +90,9 @@ pub(crate) struct Vmaf {
     first: u32,
     pairs: u32,
     subsample: u32,
+    extract: Extract,
+    /// With [`Extract::GivenMotion`]: the index of every pair pushed (all are scored).
+    scored: Vec<u32>,
 }
 
 // SAFETY: the context is used from one thread at a time (we own it exclusively).
@@ -80,6 +100,26 @@ unsafe impl Send for Vmaf {}
 
 impl Vmaf {
     pub(crate) fn new(width: u32, height: u32, opts: QualityOptions) -> Result<Self, MediaError> {
+        Self::with(width, height, opts, Extract::All)
+    }
+
+    /// A scorer that takes each pair's motion from the caller ([`motion_scores`]) and
+    /// scores every pair it is given ([`Vmaf::push_scored`]).
+    pub(crate) fn given_motion(width: u32, height: u32) -> Result<Self, MediaError> {
+        Self::with(
+            width,
+            height,
+            QualityOptions::default(),
+            Extract::GivenMotion,
+        )
+    }
+
+    fn with(
+        width: u32,
+        height: u32,
+        opts: QualityOptions,
+        extract: Extract,
+    ) -> Result<Self, MediaError> {
         let subsample = opts.subsample.max(1);
         let cfg = vm::VmafConfiguration {
             log_level: vm::VmafLogLevel::VMAF_LOG_LEVEL_NONE,
@@ -101,7 +141,22 @@ impl Vmaf {
             first: 0,
             pairs: 0,
             subsample,
+            extract,
+            scored: Vec::new(),
         };
+        let feature = |name: &str| -> Result<(), MediaError> {
+            let c = CString::new(name).expect("no NUL");
+            // SAFETY: live context; a null options dictionary means defaults.
+            let rc = unsafe { vm::vmaf_use_feature(this.ctx, c.as_ptr(), std::ptr::null_mut()) };
+            if rc < 0 {
+                return Err(vmaf_err(format!("{name} failed to register ({rc})")));
+            }
+            Ok(())
+        };
+        if extract == Extract::MotionOnly {
+            feature("motion")?;
+            return Ok(this);
+        }
         let name = CString::new("vmaf").expect("no NUL");
         let version = CString::new(VMAF_MODEL).expect("no NUL");
         let mut mcfg = vm::VmafModelConfig {
@@ -115,19 +170,22 @@ impl Vmaf {
                 "model {VMAF_MODEL} failed to load ({rc})"
             )));
         }
-        // SAFETY: live context and model.
-        let rc = unsafe { vm::vmaf_use_features_from_model(this.ctx, this.model) };
-        if rc < 0 {
-            return Err(vmaf_err(format!(
-                "model features failed to register ({rc})"
-            )));
+        if extract == Extract::All {
+            // SAFETY: live context and model.
+            let rc = unsafe { vm::vmaf_use_features_from_model(this.ctx, this.model) };
+            if rc < 0 {
+                return Err(vmaf_err(format!(
+                    "model features failed to register ({rc})"
+                )));
+            }
+        } else {
+            // vmaf_v0.6.1's features other than motion, with their default options
+            // (as the model asks; `motion_is_given_once_for_every_distorted_version`
+            // checks the scores are the same as the model's own extraction).
+            feature("vif")?;
+            feature("adm")?;
         }
-        let psnr = CString::new("psnr").expect("no NUL");
-        // SAFETY: live context; a null options dictionary means defaults.
-        let rc = unsafe { vm::vmaf_use_feature(this.ctx, psnr.as_ptr(), std::ptr::null_mut()) };
-        if rc < 0 {
-            return Err(vmaf_err(format!("psnr failed to register ({rc})")));
-        }
+        feature("psnr")?;
         Ok(this)
     }
 
@@ -200,6 +258,22 @@ impl Vmaf {
         reference: &frame::Video,
         distorted: &frame::Video,
     ) -> Result<(), MediaError> {
+        assert_ne!(
+            self.extract,
+            Extract::GivenMotion,
+            "push_scored gives motion"
+        );
+        self.push_as(self.first + self.pairs, reference, distorted)?;
+        self.pairs += 1;
+        Ok(())
+    }
+
+    fn push_as(
+        &mut self,
+        index: u32,
+        reference: &frame::Video,
+        distorted: &frame::Video,
+    ) -> Result<(), MediaError> {
         let mut r = self.picture(reference)?;
         let mut d = match self.picture(distorted) {
             Ok(d) => d,
@@ -210,18 +284,46 @@ impl Vmaf {
             }
         };
         // SAFETY: libvmaf takes ownership of both pictures.
-        let index = self.first + self.pairs;
         let rc = unsafe { vm::vmaf_read_pictures(self.ctx, &mut r, &mut d, index) };
         if rc < 0 {
             return Err(vmaf_err(format!("reading pair {index} failed ({rc})")));
         }
-        self.pairs += 1;
+        Ok(())
+    }
+
+    /// Queue one pair as pair `index`, scored, with its reference's motion (from
+    /// [`motion_scores`] over the reference pictures the caller numbers the same way).
+    /// Only for a scorer made by [`Vmaf::given_motion`]; indices must rise.
+    pub(crate) fn push_scored(
+        &mut self,
+        index: u32,
+        motion2: f64,
+        reference: &frame::Video,
+        distorted: &frame::Video,
+    ) -> Result<(), MediaError> {
+        assert_eq!(
+            self.extract,
+            Extract::GivenMotion,
+            "push_scored needs given motion"
+        );
+        assert!(
+            self.scored.last().is_none_or(|&l| l < index),
+            "indices rise"
+        );
+        let name = CString::new(MOTION2).expect("no NUL");
+        // SAFETY: live context; libvmaf copies the name.
+        let rc = unsafe { vm::vmaf_import_feature_score(self.ctx, name.as_ptr(), motion2, index) };
+        if rc < 0 {
+            return Err(vmaf_err(format!("motion of pair {index} refused ({rc})")));
+        }
+        self.push_as(index, reference, distorted)?;
+        self.scored.push(index);
         Ok(())
     }
 
     /// Flush and collect the scores of every scored pair.
     pub(crate) fn finish(self) -> Result<QualityReport, MediaError> {
-        if self.pairs == 0 {
+        if self.pairs == 0 && self.scored.is_empty() {
             return Err(vmaf_err("no frame pairs to compare".into()));
         }
         // SAFETY: null pictures flush the extractors.
@@ -233,8 +335,17 @@ impl Vmaf {
         }
         let psnr_y = CString::new("psnr_y").expect("no NUL");
         let mut frames = Vec::new();
-        let scored =
-            (self.first..self.first + self.pairs).filter(|i| i.is_multiple_of(self.subsample));
+        let scored: Vec<u32> = match self.extract {
+            Extract::GivenMotion => self.scored.clone(),
+            _ => (self.first..self.first + self.pairs)
+                .filter(|i| i.is_multiple_of(self.subsample))
+                .collect(),
+        };
+        // Given motion: the pairs spanned, up to the last one scored.
+        let pairs = match self.extract {
+            Extract::GivenMotion => self.scored.last().map_or(0, |l| l + 1),
+            _ => self.pairs,
+        };
         for i in scored {
             let (mut v, mut p) = (0.0, 0.0);
             // SAFETY: live context and model; out-pointers to locals.
@@ -253,8 +364,44 @@ impl Vmaf {
                 psnr_y: p,
             });
         }
-        Ok(pool(frames, self.pairs))
+        Ok(pool(frames, pairs))
     }
+}
+
+/// VMAF's motion feature of each of `references` (pair index = position), measured
+/// once: a window probed at many points scores one reference against every point's
+/// pictures, and motion depends on the reference alone.
+pub(crate) fn motion_scores(references: &[frame::Video]) -> Result<Vec<f64>, MediaError> {
+    let Some(first) = references.first() else {
+        return Ok(Vec::new());
+    };
+    let mut m = Vmaf::with(
+        first.width(),
+        first.height(),
+        QualityOptions::default(),
+        Extract::MotionOnly,
+    )?;
+    for r in references {
+        m.push(r, r)?;
+    }
+    // SAFETY: null pictures flush the extractors.
+    let rc =
+        unsafe { vm::vmaf_read_pictures(m.ctx, std::ptr::null_mut(), std::ptr::null_mut(), 0) };
+    if rc < 0 {
+        return Err(vmaf_err(format!("flush failed ({rc})")));
+    }
+    let name = CString::new(MOTION2).expect("no NUL");
+    (0..references.len() as u32)
+        .map(|i| {
+            let mut v = 0.0;
+            // SAFETY: live context; out-pointer to a local.
+            let rc = unsafe { vm::vmaf_feature_score_at_index(m.ctx, name.as_ptr(), &mut v, i) };
+            if rc < 0 {
+                return Err(vmaf_err(format!("no motion for pair {i} ({rc})")));
+            }
+            Ok(v)
+        })
+        .collect()
 }
 
 impl Drop for Vmaf {
@@ -443,6 +590,69 @@ mod tests {
         // ceil(20 * 0.05) = 1st smallest.
         assert_eq!(r.vmaf_p5, 0.0);
         assert_eq!(r.psnr_y_mean, 40.0);
+    }
+
+    /// `n` textured pictures moving by a few pixels a frame, and a distorted version of
+    /// each (coarser steps, other noise).
+    fn moving_pictures(n: usize, w: u32, h: u32) -> (Vec<frame::Video>, Vec<frame::Video>) {
+        let mut seed = 12345u32;
+        let mut noise = move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 24) as u8 % 16
+        };
+        let mut refs = Vec::new();
+        let mut dist = Vec::new();
+        for t in 0..n {
+            let mut r = frame::Video::new(Pixel::YUV420P, w, h);
+            let mut d = frame::Video::new(Pixel::YUV420P, w, h);
+            let (rs, ds) = (r.stride(0), d.stride(0));
+            for y in 0..h as usize {
+                for x in 0..w as usize {
+                    let v = ((x * 3 + y * 5 + t * (4 + t % 3)) % 200) as u8 + noise();
+                    r.data_mut(0)[y * rs + x] = v;
+                    d.data_mut(0)[y * ds + x] = (v & 0xC0) + noise() * 2;
+                }
+            }
+            for p in 1..3 {
+                r.data_mut(p).fill(128);
+                d.data_mut(p).fill(128);
+            }
+            refs.push(r);
+            dist.push(d);
+        }
+        (refs, dist)
+    }
+
+    /// Motion measured once over the reference and given with each scored pair scores
+    /// exactly what the model's own extraction scores, pushing every pair.
+    #[test]
+    fn motion_is_given_once_for_every_distorted_version() {
+        crate::init();
+        let (w, h) = (176, 144);
+        let (refs, dist) = moving_pictures(20, w, h);
+        let motion = motion_scores(&refs).unwrap();
+        assert_eq!(motion.len(), 20);
+        assert!(motion.iter().skip(1).all(|&m| m > 0.5), "{motion:?}");
+        for every in [1u32, 3, 6] {
+            let opts = QualityOptions {
+                threads: 0,
+                subsample: every,
+            };
+            let mut all = Vmaf::new(w, h, opts).unwrap();
+            for (r, d) in refs.iter().zip(&dist) {
+                all.push(r, d).unwrap();
+            }
+            let want = all.finish().unwrap();
+            let mut given = Vmaf::given_motion(w, h).unwrap();
+            for (i, (r, d)) in refs.iter().zip(&dist).enumerate() {
+                if i.is_multiple_of(every as usize) {
+                    given.push_scored(i as u32, motion[i], r, d).unwrap();
+                }
+            }
+            let got = given.finish().unwrap();
+            assert_eq!(got.frames, want.frames, "one in {every}");
+            assert!(want.vmaf_mean > 5.0 && want.vmaf_mean < 95.0, "{want:?}");
+        }
     }
 
     #[test]
