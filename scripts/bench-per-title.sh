@@ -15,6 +15,9 @@
 # sampled VMAF of each per-title rendition (status, quality.json) is compared with
 # that independent score of the whole rendition.
 #
+# Then the same per-title ladder once more with --no-shot-idrs, and the BD-rate of the
+# shot-aware encode (the default) against it (SHOTS=0 skips it).
+#
 # Prints a line per clip and the averages. Targets: average BD-rate <= -20%, no clip
 # above 0%, analysis CPU <= 25% of the final encode's CPU.
 #
@@ -84,6 +87,14 @@ PY
     "$V" run "$m" --title apple --store "$W/store-$clip" --ladder apple-avc >/dev/null 2>"$W/$clip.apple.log"
   "$V" ladder compare "$m" --store "$W/store-$clip" --anchor apple --test pt \
     --subsample "$VMAF_SUBSAMPLE" --json "$W/$clip.compare.json" >"$W/$clip.compare.txt"
+  # Shot-aware (the default: shot changes found at ingest get IDRs of their own in
+  # every rendition) against the same ladder without them.
+  if [ "${SHOTS:-1}" = 1 ]; then
+    "$V" run "$m" --title plain --store "$W/store-$clip" --ladder "$W/$clip.per-title.toml" \
+      --no-shot-idrs >/dev/null 2>"$W/$clip.plain.log"
+    "$V" ladder compare "$m" --store "$W/store-$clip" --anchor plain --test pt \
+      --subsample "$VMAF_SUBSAMPLE" --json "$W/$clip.shots.json" >"$W/$clip.shots.txt"
+  fi
   printf '%-12s analysis %6.1f s CPU, per-title encode %6.1f s, apple encode %6.1f s; %s\n' "$clip" \
     "$(cpu "$W/$clip.analysis.cpu")" "$(cpu "$W/$clip.pt.cpu")" "$(cpu "$W/$clip.apple.cpu")" \
     "$(grep BD-rate "$W/$clip.compare.txt")"
@@ -97,7 +108,8 @@ rows = []
 errors = {}
 farm_err = {}
 print()
-print(f"{'clip':<12} {'BD-rate':>8} {'apple top':>13} {'per-title top':>14} {'rungs':>6} {'analysis/encode CPU':>20} {'2 h title':>10} {'measured - predicted VMAF per rung':>36}")
+shots = {}
+print(f"{'clip':<12} {'BD-rate':>8} {'apple top':>13} {'per-title top':>14} {'rungs':>6} {'analysis/encode CPU':>20} {'2 h title':>10} {'measured - predicted VMAF per rung':>36} {'shot IDRs':>9}")
 for c in clips:
     cmp = json.load(open(f"{w}/{c}.compare.json"))
     a, p = cmp["apple"], cmp["pt"]
@@ -116,12 +128,21 @@ for c in clips:
     farm = {q["id"]: q.get("vmaf") for q in json.load(open(f"{w}/store-{c}/work/pt/quality.json"))}
     farm_err[c] = [farm[r["id"]] - r["vmaf"] for r in p if farm.get(r["id"]) is not None]
     err = " ".join(f"{e:+.1f}" for e in errors[c])
-    print(f"{c:<12} {'n/a' if bd is None else f'{bd:+.1f}%':>8} {top(a):>13} {top(p):>14} {len(a):>3}/{len(p):<2} {share*100:>19.1f}% {long_share*100:>9.1f}% {err:>36}")
+    try:
+        sh = json.load(open(f"{w}/{c}.shots.json"))["bd_rate"]
+        shots[c] = sh
+        sh = "n/a" if sh is None else f"{sh:+.1f}%"
+    except FileNotFoundError:
+        sh = "-"
+    print(f"{c:<12} {'n/a' if bd is None else f'{bd:+.1f}%':>8} {top(a):>13} {top(p):>14} {len(a):>3}/{len(p):<2} {share*100:>19.1f}% {long_share*100:>9.1f}% {err:>36} {sh:>9}")
 bds = [r[0] for r in rows if r[0] is not None]
 print(f"average BD-rate {sum(bds)/len(bds):+.1f}% over {len(bds)} clips; worst {max(bds):+.1f}%")
 real = [bd for c, (bd, _, _) in zip(clips, rows) if c in ("trailer", "film", "film2", "camera") and bd is not None]
 if real:
     print(f"real footage: average BD-rate {sum(real)/len(real):+.1f}% over {len(real)} clips; worst {max(real):+.1f}%")
+known = [v for v in shots.values() if v is not None]
+if known:
+    print(f"shot-aware (shot IDRs) against the same ladder without them: average BD-rate {sum(known)/len(known):+.1f}% over {len(known)} clips")
 errs = [e for es in errors.values() for e in es]
 print(f"measured - predicted VMAF over {len(errs)} rungs: mean {sum(errs)/len(errs):+.1f}, worst {max(errs, key=abs):+.1f}, "
       f"{sum(abs(e) <= 3 for e in errs)} of {len(errs)} within 3")

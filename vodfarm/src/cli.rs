@@ -309,6 +309,11 @@ pub struct TitleArgs {
     /// text that is not UTF-8 are refused with the line number.
     #[arg(long = "subtitles", value_name = "LANG=FILE", value_parser = workers::subtitles::SubtitleInput::parse)]
     pub subtitles: Vec<workers::subtitles::SubtitleInput>,
+    /// Do not give shot changes found at ingest key frames of their own: only the
+    /// segment grid's IDRs and x264's own scene cuts, which it places rendition by
+    /// rendition. For comparing shot-aware encoding with plain per-title.
+    #[arg(long)]
+    pub no_shot_idrs: bool,
 }
 
 pub fn parse_tier(s: &str) -> Result<placement::Tier, String> {
@@ -328,6 +333,7 @@ impl From<&TitleArgs> for workers::submit::TitleSettings {
             loudness_lkfs: a.loudness,
             true_peak_dbtp: a.true_peak,
             subtitles: a.subtitles.clone(),
+            shot_idrs: !a.no_shot_idrs,
         }
     }
 }

@@ -304,4 +304,33 @@ fn shots_found_at_ingest_start_an_idr_in_every_rendition() {
     }
     // The benchmark ladder's rungs up to the master's 720p.
     assert_eq!(renditions, 3);
+
+    // The same master with --no-shot-idrs (the baseline shot-aware encoding is
+    // compared with): the shots are still found, but the plan forces no key frame
+    // for them, and the request says so.
+    ok(run_title(
+        &master,
+        "cuts-plain",
+        &store,
+        &["--ladder", "benchmark", "--no-shot-idrs"],
+    ));
+    assert_eq!(
+        inspection(&store, "cuts-plain")["inspection"]["shots"]
+            .as_array()
+            .unwrap()
+            .len(),
+        shots.len()
+    );
+    let read = |key: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(store.join(key)).unwrap()).unwrap()
+    };
+    assert_eq!(
+        read("work/cuts-plain/plan.json")["shot_idrs"],
+        serde_json::json!([])
+    );
+    assert_eq!(read("ingest/cuts-plain/request.json")["shot_idrs"], false);
+    assert!(
+        read("ingest/cuts/request.json").get("shot_idrs").is_none(),
+        "on: not written"
+    );
 }

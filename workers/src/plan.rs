@@ -34,6 +34,18 @@ pub struct Request {
     /// Subtitle sidecars, checked and stored next to the master.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subtitles: Vec<crate::subtitles::SubtitleSidecar>,
+    /// Shot changes get IDRs of their own (`Plan::shot_idrs`). Written only when off,
+    /// so requests made before it existed read, and are stored, as they were.
+    #[serde(default = "shot_idrs_on", skip_serializing_if = "is_on")]
+    pub shot_idrs: bool,
+}
+
+fn shot_idrs_on() -> bool {
+    true
+}
+
+fn is_on(b: &bool) -> bool {
+    *b
 }
 
 /// What content ops asked of the audio.

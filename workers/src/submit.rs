@@ -37,6 +37,9 @@ pub struct TitleSettings {
     pub true_peak_dbtp: f64,
     /// Subtitle sidecars (`--subtitles LANG=FILE`).
     pub subtitles: Vec<crate::subtitles::SubtitleInput>,
+    /// Give shot changes found at ingest an IDR of their own in every rendition
+    /// (default); off, only the grid's IDRs and x264's own scene cuts.
+    pub shot_idrs: bool,
 }
 
 impl Default for TitleSettings {
@@ -51,6 +54,7 @@ impl Default for TitleSettings {
             loudness_lkfs: crate::plan::DEFAULT_LOUDNESS_LKFS,
             true_peak_dbtp: crate::plan::DEFAULT_TRUE_PEAK_DBTP,
             subtitles: Vec::new(),
+            shot_idrs: true,
         }
     }
 }
@@ -188,6 +192,7 @@ pub fn request_for(
         loudness_lkfs,
         true_peak_dbtp,
         subtitles,
+        shot_idrs,
     } = settings;
     let (segment_seconds, chunk_segments, tier) = (*segment_seconds, *chunk_segments, *tier);
     // A master still being written (an upload in progress) must not be taken: its
@@ -243,6 +248,7 @@ pub fn request_for(
         accept_truncated: *accept_truncated,
         master_bytes: before.0,
         audio,
+        shot_idrs: *shot_idrs,
     })
 }
 

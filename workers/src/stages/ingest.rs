@@ -121,7 +121,11 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         preset: req.ladder.preset().to_string(),
         profile: req.ladder.profile().to_string(),
         x264_threads: 1,
-        shot_idrs: shot_idrs(&qc.inspection.shot_pts, report, fps, split.grid),
+        shot_idrs: if req.shot_idrs {
+            shot_idrs(&qc.inspection.shot_pts, report, fps, split.grid)
+        } else {
+            Vec::new()
+        },
     };
     tracing::info!(title = %t, frames = plan.frame_count, chunks = plan.chunks.len(), rungs = plan.rungs.len(), "planned");
     // The plan is written last: its presence means every chunk file exists.
