@@ -1315,6 +1315,12 @@ impl VideoState {
         // A change of size or format starts new graphs (stretches do not span it).
         let fmt: ffmpeg_next::ffi::AVPixelFormat = f.format().into();
         let key = (f.width(), f.height(), fmt as i32);
+        // A new picture size is a new shot, whatever the pictures: scdet in the new
+        // graph has no picture before it to compare with, so it is marked here.
+        let resized = self
+            .detect
+            .as_ref()
+            .is_some_and(|v| (v.key.0, v.key.1) != (key.0, key.1));
         if self.detect.as_ref().is_some_and(|v| v.key != key) {
             for mut old in [self.detect.take(), self.idet.take()].into_iter().flatten() {
                 old.flush()?;
@@ -1322,7 +1328,11 @@ impl VideoState {
             }
         }
         if self.detect.is_none() {
-            self.detect = Some(VideoFilters::new(f, self.tb, &self.detect_spec())?);
+            let mut graph = VideoFilters::new(f, self.tb, &self.detect_spec())?;
+            if resized {
+                graph.shots.extend(ts);
+            }
+            self.detect = Some(graph);
         }
         self.detect.as_mut().expect("built").feed(f)?;
         let i = self.decoded_index;

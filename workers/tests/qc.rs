@@ -180,6 +180,19 @@ fn submitted_truncated_master_fails_at_ingest_then_takes_accept_truncated() {
         .unwrap());
 }
 
+/// A change of picture size mid-stream starts a shot (scdet cannot compare across it),
+/// at the first frame of the new size.
+#[test]
+fn a_new_picture_size_starts_a_shot() {
+    let m = fixtures::qc::size_change(&dir()).unwrap();
+    let i = media::inspect(&m, &workers::qc::options()).unwrap();
+    assert!(
+        i.shots.iter().any(|s| (s - 2.0).abs() < 0.5 / 25.0),
+        "{:?}",
+        i.shots
+    );
+}
+
 #[test]
 fn interlace_hdr_rotation_and_vfr_are_measured() {
     let opts = workers::qc::options();
