@@ -295,8 +295,8 @@ impl Config {
         })
     }
 
-    /// Create what the backends need (buckets, queues with dead-letter queues) where
-    /// missing; for local servers and first runs.
+    /// Create what the backends need (buckets, queues with dead-letter queues, the
+    /// events' SNS topic) where missing; for local servers and first runs.
     pub fn init(&self) -> Result<(), ConfigError> {
         let bad = |e: String| ConfigError::Invalid(e);
         if let StoreConfig::S3 {
@@ -329,6 +329,18 @@ impl Config {
             {
                 q.create(name, runner::MAX_RECEIVES, self.visibility())
                     .map_err(|e| bad(e.to_string()))?;
+            }
+        }
+        if let Some(arn) = &self.events.sns_topic {
+            let topic = vodfarm_aws::SnsTopic::new(arn, self.events.sns_endpoint.as_deref())
+                .map_err(|e| bad(format!("events.sns_topic: {e}")))?;
+            let made = topic.create().map_err(|e| bad(e.to_string()))?;
+            // A server that names the topic otherwise (another account or region)
+            // would take events the config does not send: say so now.
+            if made != *arn {
+                return Err(bad(format!(
+                    "events.sns_topic '{arn}': the server made the topic as '{made}'"
+                )));
             }
         }
         self.open().map(|_| ())

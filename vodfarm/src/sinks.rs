@@ -7,6 +7,8 @@
 //! webhooks = ["https://ops.example.com/hooks/vodfarm"]
 //! secret_env = "VODFARM_WEBHOOK_SECRET"   # or secret = "..." (one of them with webhooks)
 //! queue = "events"          # each event's JSON as a message (SQS: <prefix>events; init makes it)
+//! sns_topic = "arn:aws:sns:eu-west-1:123456789012:vodfarm-events"  # each event published there
+//! sns_endpoint = "http://127.0.0.1:5000"  # optional: a local server (moto)
 //! attempts = 10             # per event and sink, then it is logged and dropped
 //! backoff_ms = 1000         # before the second attempt; doubles, at most max_backoff_seconds
 //! max_backoff_seconds = 60
@@ -28,9 +30,9 @@
 //! Delivery is at least once: an answer lost after the receiver acted on it is
 //! delivered again; the event's `id` is the same every time.
 //!
-//! SNS is not a sink: it would need another AWS SDK crate; a queue covers fan-out
-//! (subscribe the queue to nothing, or point a Lambda at it), and an SNS topic can be
-//! fed from that queue by EventBridge Pipes.
+//! An SNS topic gets each event's JSON as the message, with message attributes `kind`
+//! and `title` (String), so that subscriptions can filter by kind; on a FIFO topic the
+//! title is the message group and the event's id the deduplication id.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
@@ -71,6 +73,12 @@ pub struct EventsConfig {
     /// A queue of the process's backend that gets each event's JSON as a message.
     #[serde(default)]
     pub queue: Option<String>,
+    /// An SNS topic (its ARN) each event is published to.
+    #[serde(default)]
+    pub sns_topic: Option<String>,
+    /// Where SNS is reached instead of the topic region's endpoint (a local server).
+    #[serde(default)]
+    pub sns_endpoint: Option<String>,
     /// Attempts per event and sink.
     #[serde(default = "default_attempts")]
     pub attempts: u32,
@@ -126,6 +134,8 @@ impl Default for EventsConfig {
             secret: None,
             secret_env: None,
             queue: None,
+            sns_topic: None,
+            sns_endpoint: None,
             attempts: default_attempts(),
             backoff_ms: default_backoff_ms(),
             max_backoff_seconds: default_max_backoff(),
@@ -166,6 +176,12 @@ impl EventsConfig {
                 ));
             }
         }
+        if let Some(arn) = &self.sns_topic {
+            vodfarm_aws::sns::TopicArn::parse(arn).map_err(|e| format!("events.sns_topic: {e}"))?;
+        }
+        if self.sns_endpoint.is_some() && self.sns_topic.is_none() {
+            return Err("events.sns_endpoint is set without events.sns_topic".into());
+        }
         if self.attempts == 0 {
             return Err("events.attempts must be at least 1".into());
         }
@@ -177,7 +193,7 @@ impl EventsConfig {
 
     /// Whether any sink is configured.
     pub fn any(&self) -> bool {
-        !self.webhooks.is_empty() || self.queue.is_some()
+        !self.webhooks.is_empty() || self.queue.is_some() || self.sns_topic.is_some()
     }
 
     /// The HMAC key: `secret`, or the variable `secret_env` names (read now, so a
@@ -279,6 +295,29 @@ impl Deliver for QueueSink {
             .map_err(|e| Failure {
                 retry: e.is_transient(),
                 why: workers::error::one_line(&e),
+                after: None,
+            })
+    }
+}
+
+struct SnsSink {
+    topic: vodfarm_aws::SnsTopic,
+}
+
+impl Deliver for SnsSink {
+    fn deliver(&mut self, event: &Event) -> Result<(), Failure> {
+        let title = event.title.to_string();
+        self.topic
+            .publish(
+                &event.to_json(),
+                &[("kind", event.what.kind()), ("title", &title)],
+                &title,
+                &event.id,
+            )
+            .map(|_| ())
+            .map_err(|e| Failure {
+                retry: e.transient,
+                why: e.detail,
                 after: None,
             })
     }
@@ -438,6 +477,11 @@ pub fn start(config: &EventsConfig, queue: Option<Arc<dyn Queue>>) -> Result<Sin
                 queue,
             }),
         ));
+    }
+    if let Some(arn) = &config.sns_topic {
+        let topic = vodfarm_aws::SnsTopic::new(arn, config.sns_endpoint.as_deref())
+            .map_err(|e| anyhow::anyhow!("events.sns_topic: {e}"))?;
+        targets.push((format!("sns {arn}"), Box::new(SnsSink { topic })));
     }
     let mut senders = Vec::new();
     for (name, target) in targets {
@@ -600,6 +644,15 @@ mod tests {
         assert!(e.contains("ftp://h/x"), "{e}");
         let e = parse("queue = \"a/b\"").check().unwrap_err();
         assert!(e.contains("a/b"), "{e}");
+        let arn = "arn:aws:sns:eu-west-1:123456789012:vodfarm-events";
+        let c = parse(&format!("sns_topic = \"{arn}\""));
+        assert!(c.check().is_ok() && c.any());
+        let e = parse("sns_topic = \"vodfarm-events\"").check().unwrap_err();
+        assert!(e.starts_with("events.sns_topic: 'vodfarm-events'"), "{e}");
+        let e = parse("sns_endpoint = \"http://127.0.0.1:5000\"")
+            .check()
+            .unwrap_err();
+        assert!(e.contains("sns_topic"), "{e}");
         assert!(format!("{:?}", parse("secret = \"hidden\"")).contains("Secret(..)"));
         assert!(!format!("{:?}", parse("secret = \"hidden\"")).contains("hidden"));
     }

@@ -688,3 +688,75 @@ fn https_webhook_verified_against_ca_file() {
     );
     assert!(!store3.join("control/events/ev7").exists(), "nothing done");
 }
+
+/// `[events] sns_topic`: `vodfarm init` makes the topic on moto (a real SNS API on
+/// 127.0.0.1), and `vodfarm run` publishes every event of the title there; a queue
+/// subscribed by boto3 (an outside client) gets each one as stored, in order of seq.
+#[test]
+fn sns_topic_gets_every_event() {
+    let (_, master) = fixture("h264-24fps-aac");
+    let server = crate::servers::moto();
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let arn = "arn:aws:sns:us-east-1:123456789012:vodfarm-test-events";
+    let config = format!(
+        "[store]\nbackend = \"embedded\"\ndir = \"{}\"\n[events]\nsns_topic = \"{arn}\"\nsns_endpoint = \"{}\"\nbackoff_ms = 50\n",
+        store.display(),
+        server.url
+    );
+    let farm = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vodfarm"))
+            .args(args)
+            .env("VODFARM_LOG", "error")
+            .env_remove("VODFARM_CONFIG")
+            .env("VODFARM_CONFIG_TOML", &config)
+            .output()
+            .unwrap()
+    };
+    ok(farm(&["init"]));
+    let subscribe = format!(
+        r#"
+import boto3
+kw = dict(endpoint_url="{url}", region_name="us-east-1")
+boto3.client("sqs", **kw).create_queue(QueueName="ev-sub")
+boto3.client("sns", **kw).subscribe(TopicArn="{arn}", Protocol="sqs",
+    Endpoint="arn:aws:sqs:us-east-1:123456789012:ev-sub",
+    Attributes={{"RawMessageDelivery": "true"}})
+"#,
+        url = server.url
+    );
+    let py = Command::new("python3")
+        .args(["-c", &subscribe])
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+
+    let mut run = vec![
+        "run",
+        master.to_str().unwrap(),
+        "--title",
+        "ev8",
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    run.extend_from_slice(SETTINGS);
+    ok(farm(&run));
+    let stored: Vec<String> = stored(&store, "ev8")
+        .into_iter()
+        .map(|(_, text, _)| text.trim_end().to_string())
+        .collect();
+    let q = vodfarm_aws::SqsQueue::new("", Some(&server.url), Some("us-east-1"));
+    let mut got = Vec::new();
+    while let Some(m) =
+        workers::queue::Queue::receive(&q, "ev-sub", Duration::from_secs(60), Duration::ZERO)
+            .unwrap()
+    {
+        got.push(m.body);
+    }
+    got.sort_by_key(|b| serde_json::from_str::<serde_json::Value>(b).unwrap()["seq"].as_u64());
+    assert_eq!(got, stored);
+}
