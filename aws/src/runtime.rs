@@ -1,4 +1,4 @@
-//! What the S3 and SQS backends share: one tokio runtime per process (the stages are
+//! What the S3, SQS and SNS clients share: one tokio runtime per process (the stages are
 //! synchronous, so each call blocks on the SDK's future) and the SDK configuration:
 //! the standard credential and region chain, with an optional endpoint override for
 //! local servers (moto, s3s-fs), where S3 then uses path-style addressing.
@@ -35,7 +35,7 @@ pub fn sdk_config(endpoint: Option<&str>, region: Option<&str>) -> aws_config::S
     block_on(loader.load())
 }
 
-/// One line from an SDK error (S3's or SQS's: the SDKs share the type): the HTTP
+/// One line from an SDK error (S3's, SQS's or SNS's: the SDKs share the type): the HTTP
 /// status, the service's code and message when there is one, else the error chain
 /// (connection refused, timeouts).
 pub fn describe<E>(

@@ -4,10 +4,34 @@
 //! topic is named by its ARN; the region comes from the ARN, and an endpoint override
 //! serves local servers (moto).
 
+use std::time::Duration;
+
+use aws_sdk_sns::config::http::HttpResponse;
+use aws_sdk_sns::config::timeout::TimeoutConfig;
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 
-use crate::runtime::{block_on, describe, status};
+use crate::runtime::{block_on, describe};
+
+/// Whether trying a failed call again may help: no answer (the connection, a timeout),
+/// a response that could not be read, throttling, 5xx, 408 and 429. A request that
+/// could not be built, and the service's other refusals (no such topic, no
+/// permission), come back the same.
+fn transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    match e {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_io() || d.is_timeout(),
+        SdkError::ServiceError(s) => {
+            let code = s.raw().status().as_u16();
+            s.err().code().is_some_and(|c| c.contains("Throttl"))
+                || code >= 500
+                || code == 408
+                || code == 429
+        }
+        _ => false,
+    }
+}
 
 /// Why a publish failed, and whether trying again may help.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +86,7 @@ impl TopicArn {
         // SNS's own rule for topic names (a FIFO topic ends in .fifo).
         let stem = name.strip_suffix(".fifo").unwrap_or(name);
         let ok_name = (1..=256).contains(&name.len())
+            && !stem.is_empty()
             && stem
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
@@ -83,20 +108,50 @@ pub struct SnsTopic {
 }
 
 impl SnsTopic {
-    /// The topic `arn` (checked), reached in its own region or at `endpoint`.
-    pub fn new(arn: &str, endpoint: Option<&str>) -> Result<Self, String> {
+    /// The topic `arn` (checked), reached in its own region or at `endpoint`; one
+    /// attempt of a call may take `timeout` (a hung connection must not hold a sink's
+    /// thread past the process's drain time).
+    pub fn new(arn: &str, endpoint: Option<&str>, timeout: Duration) -> Result<Self, String> {
         let parsed = TopicArn::parse(arn)?;
         let sdk = crate::runtime::sdk_config(endpoint, Some(&parsed.region));
+        let config = aws_sdk_sns::config::Builder::from(&sdk)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(timeout)
+                    .build(),
+            )
+            .build();
         Ok(Self {
-            client: Client::new(&sdk),
+            client: Client::from_conf(config),
             arn: arn.to_string(),
             fifo: parsed.name.ends_with(".fifo"),
         })
     }
 
-    /// Create the topic if it is missing (local servers and first runs; `vodfarm
-    /// init`), returning the ARN the server gave it.
-    pub fn create(&self) -> Result<String, PublishError> {
+    /// Make the topic if it does not exist (local servers and first runs; `vodfarm
+    /// init`). A topic that exists is left as it is (it may be another account's, or
+    /// made by other tooling: only `sns:GetTopicAttributes` is needed then). A new one
+    /// must get the ARN the config names: a server that would name it otherwise (the
+    /// credentials are another account's, say) is an error, and that topic is left.
+    pub fn ensure(&self) -> Result<(), PublishError> {
+        let get = block_on(
+            self.client
+                .get_topic_attributes()
+                .topic_arn(&self.arn)
+                .send(),
+        );
+        match get {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_not_found_exception()) => {}
+            Err(e) => {
+                return Err(PublishError {
+                    transient: transient(&e),
+                    detail: format!("topic {}: {}", self.arn, describe(&e)),
+                })
+            }
+        }
         let name = TopicArn::parse(&self.arn)
             .map(|a| a.name)
             .unwrap_or_default();
@@ -105,10 +160,17 @@ impl SnsTopic {
             req = req.attributes("FifoTopic", "true");
         }
         let out = block_on(req.send()).map_err(|e| PublishError {
-            transient: status(&e).is_none_or(|s| s >= 500),
+            transient: transient(&e),
             detail: format!("creating topic {name}: {}", describe(&e)),
         })?;
-        Ok(out.topic_arn().unwrap_or_default().to_string())
+        let made = out.topic_arn().unwrap_or_default();
+        if made != self.arn {
+            return Err(PublishError {
+                transient: false,
+                detail: format!("topic {}: the server made it as {made}", self.arn),
+            });
+        }
+        Ok(())
     }
 
     /// Publish `body` with string attributes (`kind`, `title`); `group` is the message
@@ -138,16 +200,10 @@ impl SnsTopic {
         }
         match block_on(req.send()) {
             Ok(out) => Ok(out.message_id().unwrap_or_default().to_string()),
-            Err(e) => {
-                let throttled = e
-                    .as_service_error()
-                    .and_then(aws_sdk_sns::error::ProvideErrorMetadata::code)
-                    .is_some_and(|c| c.contains("Throttl"));
-                Err(PublishError {
-                    transient: throttled || status(&e).is_none_or(|s| s >= 500 || s == 408),
-                    detail: format!("topic {}: {}", self.arn, describe(&e)),
-                })
-            }
+            Err(e) => Err(PublishError {
+                transient: transient(&e),
+                detail: format!("topic {}: {}", self.arn, describe(&e)),
+            }),
         }
     }
 }
@@ -172,6 +228,7 @@ mod tests {
             "arn:aws:sns:eu-west-1:123456789012:",
             "arn:aws:sns:eu-west-1:123456789012:a b",
             "arn:aws:sns:eu-west-1:123456789012:t:extra",
+            "arn:aws:sns:eu-west-1:123456789012:.fifo",
         ] {
             let e = TopicArn::parse(bad).unwrap_err();
             assert!(e.contains(bad), "{e}");

@@ -52,16 +52,18 @@ fn store_conformance_s3s_fs() {
 /// Job events published to an SNS topic on moto reach a subscribed SQS queue as they
 /// were sent, with `kind` and `title` attributes a subscription can filter on: a
 /// second queue that asks for `failed` only gets that one. The topic is made as its
-/// ARN says (`create`, what `vodfarm init` does), and a topic that does not exist is a
-/// refusal, not a transient failure.
+/// ARN says (`ensure`, what `vodfarm init` does, left alone once it exists), and a
+/// topic that does not exist is a refusal, not a transient failure.
 #[test]
 fn sns_topic_publishes_to_subscribed_queues_on_moto() {
     use aws_sdk_sns::Client;
     use workers::queue::Queue;
     let server = servers::moto();
     let arn = "arn:aws:sns:us-east-1:123456789012:vodfarm-events";
-    let topic = vodfarm_aws::SnsTopic::new(arn, Some(&server.url)).unwrap();
-    assert_eq!(topic.create().unwrap(), arn);
+    let timeout = Duration::from_secs(10);
+    let topic = vodfarm_aws::SnsTopic::new(arn, Some(&server.url), timeout).unwrap();
+    topic.ensure().unwrap();
+    topic.ensure().unwrap(); // it exists now: left as it is
 
     let q = SqsQueue::new("sns-", Some(&server.url), Some("us-east-1"));
     let visibility = Duration::from_secs(30);
@@ -118,6 +120,7 @@ fn sns_topic_publishes_to_subscribed_queues_on_moto() {
     let missing = vodfarm_aws::SnsTopic::new(
         "arn:aws:sns:us-east-1:123456789012:no-such-topic",
         Some(&server.url),
+        timeout,
     )
     .unwrap();
     let e = missing.publish("{}", &[], "t", "").unwrap_err();

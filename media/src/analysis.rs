@@ -134,7 +134,7 @@ fn measure_point(
     // Only the scored pairs go to libvmaf, each with the window's motion at its index:
     // the same scores as pushing every pair to a subsampling scorer (tested), without
     // copying the unscored pictures or measuring motion again for every point.
-    let mut vmaf = Vmaf::given_motion(qw, qh)?;
+    let mut vmaf = Vmaf::given_motion(qw, qh, reference.len() as u32)?;
     let every = settings.vmaf_subsample.max(1) as usize;
     let mut up = ToSize::new(qw, qh);
     decode_packets(&encoded.avcc, &encoded.packets, &encoded.rung, |pts, f| {

@@ -1315,12 +1315,10 @@ impl VideoState {
         // A change of size or format starts new graphs (stretches do not span it).
         let fmt: ffmpeg_next::ffi::AVPixelFormat = f.format().into();
         let key = (f.width(), f.height(), fmt as i32);
-        // A new picture size is a new shot, whatever the pictures: scdet in the new
-        // graph has no picture before it to compare with, so it is marked here.
-        let resized = self
-            .detect
-            .as_ref()
-            .is_some_and(|v| (v.key.0, v.key.1) != (key.0, key.1));
+        // A new picture size or format is a new shot, whatever the pictures (a splice
+        // of two sources): scdet in the new graph has no picture before it to compare
+        // with, so it is marked here.
+        let spliced = self.detect.as_ref().is_some_and(|v| v.key != key);
         if self.detect.as_ref().is_some_and(|v| v.key != key) {
             for mut old in [self.detect.take(), self.idet.take()].into_iter().flatten() {
                 old.flush()?;
@@ -1329,7 +1327,7 @@ impl VideoState {
         }
         if self.detect.is_none() {
             let mut graph = VideoFilters::new(f, self.tb, &self.detect_spec())?;
-            if resized {
+            if spliced {
                 graph.shots.extend(ts);
             }
             self.detect = Some(graph);

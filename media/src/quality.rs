@@ -80,7 +80,8 @@ enum Extract {
     MotionOnly,
 }
 
-/// A libvmaf context with the VMAF model and PSNR registered.
+/// A libvmaf context: the VMAF model's features (or some of them, see [`Extract`]) and
+/// PSNR registered.
 pub(crate) struct Vmaf {
     ctx: *mut vm::VmafContext,
     model: *mut vm::VmafModel,
@@ -93,6 +94,8 @@ pub(crate) struct Vmaf {
     extract: Extract,
     /// With [`Extract::GivenMotion`]: the index of every pair pushed (all are scored).
     scored: Vec<u32>,
+    /// With [`Extract::GivenMotion`]: the pairs the caller's run holds, scored or not.
+    given_pairs: u32,
 }
 
 // SAFETY: the context is used from one thread at a time (we own it exclusively).
@@ -104,14 +107,17 @@ impl Vmaf {
     }
 
     /// A scorer that takes each pair's motion from the caller ([`motion_scores`]) and
-    /// scores every pair it is given ([`Vmaf::push_scored`]).
-    pub(crate) fn given_motion(width: u32, height: u32) -> Result<Self, MediaError> {
-        Self::with(
+    /// scores every pair it is given ([`Vmaf::push_scored`]), out of `pairs` in the
+    /// caller's run (what the report counts as read).
+    pub(crate) fn given_motion(width: u32, height: u32, pairs: u32) -> Result<Self, MediaError> {
+        let mut v = Self::with(
             width,
             height,
             QualityOptions::default(),
             Extract::GivenMotion,
-        )
+        )?;
+        v.given_pairs = pairs;
+        Ok(v)
     }
 
     fn with(
@@ -143,6 +149,7 @@ impl Vmaf {
             subsample,
             extract,
             scored: Vec::new(),
+            given_pairs: 0,
         };
         let feature = |name: &str| -> Result<(), MediaError> {
             let c = CString::new(name).expect("no NUL");
@@ -306,10 +313,13 @@ impl Vmaf {
             Extract::GivenMotion,
             "push_scored needs given motion"
         );
-        assert!(
-            self.scored.last().is_none_or(|&l| l < index),
-            "indices rise"
-        );
+        // Indices come from decoded timestamps: a repeated or earlier one is the
+        // input's fault, not ours.
+        if let Some(&last) = self.scored.last().filter(|&&l| l >= index) {
+            return Err(vmaf_err(format!(
+                "pair {index} after pair {last}: indices must rise"
+            )));
+        }
         let name = CString::new(MOTION2).expect("no NUL");
         // SAFETY: live context; libvmaf copies the name.
         let rc = unsafe { vm::vmaf_import_feature_score(self.ctx, name.as_ptr(), motion2, index) };
@@ -341,9 +351,8 @@ impl Vmaf {
                 .filter(|i| i.is_multiple_of(self.subsample))
                 .collect(),
         };
-        // Given motion: the pairs spanned, up to the last one scored.
         let pairs = match self.extract {
-            Extract::GivenMotion => self.scored.last().map_or(0, |l| l + 1),
+            Extract::GivenMotion => self.given_pairs,
             _ => self.pairs,
         };
         for i in scored {
@@ -643,14 +652,14 @@ mod tests {
                 all.push(r, d).unwrap();
             }
             let want = all.finish().unwrap();
-            let mut given = Vmaf::given_motion(w, h).unwrap();
+            let mut given = Vmaf::given_motion(w, h, refs.len() as u32).unwrap();
             for (i, (r, d)) in refs.iter().zip(&dist).enumerate() {
                 if i.is_multiple_of(every as usize) {
                     given.push_scored(i as u32, motion[i], r, d).unwrap();
                 }
             }
             let got = given.finish().unwrap();
-            assert_eq!(got.frames, want.frames, "one in {every}");
+            assert_eq!(got, want, "one in {every}");
             assert!(want.vmaf_mean > 5.0 && want.vmaf_mean < 95.0, "{want:?}");
         }
     }

@@ -332,16 +332,13 @@ impl Config {
             }
         }
         if let Some(arn) = &self.events.sns_topic {
-            let topic = vodfarm_aws::SnsTopic::new(arn, self.events.sns_endpoint.as_deref())
-                .map_err(|e| bad(format!("events.sns_topic: {e}")))?;
-            let made = topic.create().map_err(|e| bad(e.to_string()))?;
-            // A server that names the topic otherwise (another account or region)
-            // would take events the config does not send: say so now.
-            if made != *arn {
-                return Err(bad(format!(
-                    "events.sns_topic '{arn}': the server made the topic as '{made}'"
-                )));
-            }
+            vodfarm_aws::SnsTopic::new(
+                arn,
+                self.events.sns_endpoint.as_deref(),
+                std::time::Duration::from_secs(self.events.timeout_seconds),
+            )
+            .and_then(|t| t.ensure().map_err(|e| e.to_string()))
+            .map_err(|e| bad(format!("events.sns_topic: {e}")))?;
         }
         self.open().map(|_| ())
     }

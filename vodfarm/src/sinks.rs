@@ -1,6 +1,6 @@
 //! Where job events go besides the store: webhooks (HTTP POST of the event's JSON,
-//! signed with HMAC-SHA256) and a queue of the process's backend (SQS or embedded),
-//! both from the `[events]` table of the config:
+//! signed with HMAC-SHA256), a queue of the process's backend (SQS or embedded) and an
+//! SNS topic, all from the `[events]` table of the config:
 //!
 //! ```toml
 //! [events]
@@ -12,7 +12,7 @@
 //! attempts = 10             # per event and sink, then it is logged and dropped
 //! backoff_ms = 1000         # before the second attempt; doubles, at most max_backoff_seconds
 //! max_backoff_seconds = 60
-//! timeout_seconds = 10      # one HTTP request, connecting included
+//! timeout_seconds = 10      # one HTTP request (a webhook's, an SNS publish), connecting included
 //! ca_file = "/etc/vodfarm/hooks-ca.pem"  # CAs trusted for https webhooks besides the public roots
 //! drain_seconds = 30        # how long a process ending waits for events still to deliver
 //! ```
@@ -175,6 +175,17 @@ impl EventsConfig {
                     "events.queue '{q}': use 1-80 characters from a-z, A-Z, 0-9, '-' and '_'"
                 ));
             }
+        }
+        if let Some(path) = &self.ca_file {
+            if !self.webhooks.iter().any(|u| u.starts_with("https://")) {
+                return Err(format!(
+                    "events.ca_file '{}' is set but no webhook is an https:// URL",
+                    path.display()
+                ));
+            }
+            // Read now, when the config is loaded: a bad file is one line before any
+            // work, not a failed delivery later.
+            tls_with_ca_file(path).map_err(|e| format!("{e:#}"))?;
         }
         if let Some(arn) = &self.sns_topic {
             vodfarm_aws::sns::TopicArn::parse(arn).map_err(|e| format!("events.sns_topic: {e}"))?;
@@ -339,7 +350,7 @@ pub struct Tally {
 /// One sink's outcome, when the process ends.
 #[derive(Debug, Clone)]
 pub struct SinkReport {
-    /// `webhook <url>` or `queue <name>`.
+    /// `webhook <url>`, `queue <name>` or `sns <arn>`.
     pub sink: String,
     /// Its counts.
     pub tally: Tally,
@@ -411,7 +422,7 @@ fn tls_with_ca_file(path: &std::path::Path) -> Result<Arc<rustls::ClientConfig>>
             .map_err(|e| anyhow::anyhow!("events.ca_file '{}': not PEM: {e:?}", path.display()))?;
         roots.add(cert).map_err(|e| {
             anyhow::anyhow!(
-                "events.ca_file '{}': a certificate that is not a CA's: {e}",
+                "events.ca_file '{}': not a valid certificate: {e}",
                 path.display()
             )
         })?;
@@ -479,8 +490,12 @@ pub fn start(config: &EventsConfig, queue: Option<Arc<dyn Queue>>) -> Result<Sin
         ));
     }
     if let Some(arn) = &config.sns_topic {
-        let topic = vodfarm_aws::SnsTopic::new(arn, config.sns_endpoint.as_deref())
-            .map_err(|e| anyhow::anyhow!("events.sns_topic: {e}"))?;
+        let topic = vodfarm_aws::SnsTopic::new(
+            arn,
+            config.sns_endpoint.as_deref(),
+            Duration::from_secs(config.timeout_seconds),
+        )
+        .map_err(|e| anyhow::anyhow!("events.sns_topic: {e}"))?;
         targets.push((format!("sns {arn}"), Box::new(SnsSink { topic })));
     }
     let mut senders = Vec::new();
@@ -644,6 +659,10 @@ mod tests {
         assert!(e.contains("ftp://h/x"), "{e}");
         let e = parse("queue = \"a/b\"").check().unwrap_err();
         assert!(e.contains("a/b"), "{e}");
+        let e = parse("webhooks = [\"http://h/x\"]\nsecret = \"k\"\nca_file = \"/x.pem\"")
+            .check()
+            .unwrap_err();
+        assert!(e.contains("no webhook is an https:// URL"), "{e}");
         let arn = "arn:aws:sns:eu-west-1:123456789012:vodfarm-events";
         let c = parse(&format!("sns_topic = \"{arn}\""));
         assert!(c.check().is_ok() && c.any());

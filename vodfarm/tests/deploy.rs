@@ -119,4 +119,9 @@ fn the_templates_worker_config_parses() {
     // makes and lets the worker role send to.
     assert_eq!(c.events.queue.as_deref(), Some("events"));
     assert!(text.contains("QueueName: !Sub \"${AWS::StackName}-events\""));
+    // sqs:SendMessage on it, for the worker role and the uploader's.
+    let grants = text
+        .match_indices("Action: [sqs:SendMessage, sqs:GetQueueUrl]\n                Resource: !GetAtt EventsQueue.Arn")
+        .count();
+    assert_eq!(grants, 2, "the worker and uploader roles may send events");
 }

@@ -628,7 +628,8 @@ fn private_ca(dir: &Path) -> (std::path::PathBuf, std::sync::Arc<rustls::ServerC
 /// https webhooks: a receiver whose certificate a private CA signed gets every event,
 /// signed, over TLS, when `ca_file` names that CA; without it the client refuses the
 /// certificate, nothing is delivered, and the title is published all the same. A
-/// `ca_file` that does not exist stops `run` before it does anything.
+/// `ca_file` that does not exist stops `run` when it reads its config, before it
+/// writes anything.
 #[test]
 fn https_webhook_verified_against_ca_file() {
     let (_, master) = fixture("h264-24fps-aac");
@@ -686,12 +687,16 @@ fn https_webhook_verified_against_ca_file() {
         err.contains("events.ca_file '/nonexistent/ca.pem'"),
         "{err}"
     );
-    assert!(!store3.join("control/events/ev7").exists(), "nothing done");
+    assert!(
+        !store3.exists(),
+        "refused with the config, before anything is written"
+    );
 }
 
 /// `[events] sns_topic`: `vodfarm init` makes the topic on moto (a real SNS API on
 /// 127.0.0.1), and `vodfarm run` publishes every event of the title there; a queue
-/// subscribed by boto3 (an outside client) gets each one as stored, in order of seq.
+/// subscribed by boto3 (an outside client) gets each one as stored (a standard topic
+/// does not keep order: compared in order of seq).
 #[test]
 fn sns_topic_gets_every_event() {
     let (_, master) = fixture("h264-24fps-aac");

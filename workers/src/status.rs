@@ -70,36 +70,34 @@ pub struct TitleStatus {
 
 impl TitleStatus {
     /// A title that has just entered `state`, nothing planned yet.
+    /// A title submitted now starts now; a record made later (its status was lost)
+    /// does not know when it started.
     pub fn new(title: &TitleId, state: State) -> Self {
-        let mut s = Self {
+        let now = now_ms();
+        Self {
             title: title.clone(),
             state,
             error: None,
             chunks: 0,
             renditions: Vec::new(),
-            times: BTreeMap::new(),
-            started_ms: None,
+            times: BTreeMap::from([(state, now)]),
+            started_ms: (state == State::Submitted).then_some(now),
             quality: Vec::new(),
-        };
-        s.enter(state);
-        s
+        }
     }
 
     /// Move to `state` now, recording the time (a state entered again, by a retry,
     /// gets its new time).
     pub fn enter(&mut self, state: State) {
+        let now = now_ms();
         // A record written before `started_ms` was kept started when it last entered
-        // Submitted, as far as it knows; take that before a retry moves it.
+        // Submitted, as far as it knows: take that before a retry moves it (one that
+        // never recorded times does not know, and leaves it unset).
         if self.started_ms.is_none() {
-            self.started_ms = Some(
-                self.times
-                    .get(&State::Submitted)
-                    .copied()
-                    .unwrap_or_else(now_ms),
-            );
+            self.started_ms = self.times.get(&State::Submitted).copied();
         }
         if self.state != state || !self.times.contains_key(&state) {
-            self.times.insert(state, now_ms());
+            self.times.insert(state, now);
         }
         self.state = state;
     }

@@ -180,7 +180,8 @@ fn submitted_truncated_master_fails_at_ingest_then_takes_accept_truncated() {
         .unwrap());
 }
 
-/// A change of picture size mid-stream starts a shot (scdet cannot compare across it),
+/// A change of picture size mid-stream starts a shot (scdet cannot compare across it;
+/// a change of pixel format is marked the same way),
 /// at the first frame of the new size.
 #[test]
 fn a_new_picture_size_starts_a_shot() {
