@@ -13,6 +13,7 @@ mod annexb;
 mod audio;
 mod convert;
 mod error;
+pub mod gate;
 mod inspect;
 mod measure;
 mod open;

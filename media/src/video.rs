@@ -113,6 +113,9 @@ pub fn encode_chunk(
         0 => 0,
         n => ((span + n / 2) / n).max(1) as u32,
     };
+    // A place among the process's encodes (see `gate`), held by every rung thread
+    // until its encoder is gone: given back before the measuring.
+    let place = Arc::new(crate::gate::enter());
     // One encoder thread per rung, fed the same decoded frames.
     let mut senders = Vec::new();
     let mut handles = Vec::new();
@@ -125,11 +128,19 @@ pub fn encode_chunk(
     for rung in rungs.iter().cloned() {
         let (tx, rx) = mpsc::sync_channel::<(u64, Arc<frame::Video>)>(4);
         senders.push(tx);
-        let (measuring, shots) = (measuring.clone(), shots.clone());
+        let chunk = ChunkShare {
+            grid,
+            shots: shots.clone(),
+            samples,
+            seed,
+            measuring: measuring.clone(),
+            place: place.clone(),
+        };
         handles.push(std::thread::spawn(move || {
-            encode_and_measure(rx, grid, rung, &shots, samples, seed, &measuring)
+            encode_and_measure(rx, rung, chunk)
         }));
     }
+    drop(place);
     let decoded = decode_slots(chunk, grid, conv, |slot, f| {
         senders.iter().all(|tx| tx.send((slot, f.clone())).is_ok())
     });
@@ -151,17 +162,35 @@ pub fn encode_chunk(
     Ok(out)
 }
 
+/// What the rung threads of one chunk share.
+struct ChunkShare {
+    grid: ChunkGrid,
+    /// Shot IDRs inside the chunk.
+    shots: Arc<[u64]>,
+    /// Sampled frames to measure, and the chunk's sampling phase.
+    samples: u32,
+    seed: u64,
+    /// One rung measures at a time.
+    measuring: Arc<std::sync::Mutex<()>>,
+    /// The chunk's place among the process's encodes.
+    place: Arc<crate::gate::Place>,
+}
+
 /// One rung of a chunk: encode the frames from `rx`, keeping the master pictures its
 /// samples need (shared with the other rungs, not copied), then score the samples.
 fn encode_and_measure(
     rx: mpsc::Receiver<(u64, Arc<frame::Video>)>,
-    grid: ChunkGrid,
     rung: RungSettings,
-    shots: &[u64],
-    samples: u32,
-    seed: u64,
-    measuring: &std::sync::Mutex<()>,
+    chunk: ChunkShare,
 ) -> Result<EncodedChunk, MediaError> {
+    let ChunkShare {
+        grid,
+        shots,
+        samples,
+        seed,
+        measuring,
+        place,
+    } = chunk;
     let d = rung.decimation.max(1) as u64;
     let span = grid.end_frame - grid.start_frame;
     let wanted: std::collections::BTreeSet<u64> = if samples == 0 {
@@ -180,7 +209,10 @@ fn encode_and_measure(
             kept.insert(*slot, f.clone());
         }
     });
-    let video = encode_rung(frames, grid, rung, shots)?;
+    let video = encode_rung(frames, grid, rung, &shots);
+    // This rung's encoder is gone: the chunk's place goes back with the last one.
+    drop(place);
+    let video = video?;
     // A decode that stopped short fails the chunk: nothing to measure.
     let quality = (samples > 0 && received == span)
         .then(|| {

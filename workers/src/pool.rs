@@ -50,8 +50,12 @@ const IDLE: Duration = Duration::from_millis(100);
 
 impl Pool {
     /// Start `n` slots serving `settings.queues`. `long_poll` makes idle slots wait on
-    /// the queue (the farm) rather than sleep (one process, embedded queue).
+    /// the queue (the farm) rather than sleep (one process, embedded queue). Half of
+    /// the slots (at least one) may hold chunk encoders at once (`media::gate`): a
+    /// chunk encode runs a thread per rung, so half keep the cores busy while the
+    /// other slots measure, package or ingest, at about half the encoders' memory.
     pub fn start(ctx: Arc<Ctx>, settings: Arc<Settings>, n: usize, long_poll: bool) -> Pool {
+        media::gate::set_encodes_at_once((n / 2).max(1));
         let stop = Arc::new(AtomicBool::new(false));
         let report = Arc::new(Mutex::new(Report::default()));
         let handles = (0..n.max(1))
