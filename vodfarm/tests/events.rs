@@ -42,6 +42,19 @@ fn stored(store: &Path, title: &str) -> Vec<(String, String, serde_json::Value)>
         .collect()
 }
 
+/// Every message of `name` (events' JSON), in order of their `seq`.
+fn drain_by_seq(q: &dyn workers::queue::Queue, name: &str) -> Vec<String> {
+    let mut got = Vec::new();
+    while let Some(m) = q
+        .receive(name, Duration::from_secs(60), Duration::ZERO)
+        .unwrap()
+    {
+        got.push(m.body);
+    }
+    got.sort_by_key(|b| serde_json::from_str::<serde_json::Value>(b).unwrap()["seq"].as_u64());
+    got
+}
+
 fn kinds(events: &[serde_json::Value]) -> Vec<String> {
     events
         .iter()
@@ -415,15 +428,7 @@ fn webhook_down_for_three_attempts_gets_every_event_in_order() {
 
     // The queue sink: every event's JSON as a message of the embedded queue.
     let q = workers::queue::LocalQueue::open(&store.join("queues"), 5).unwrap();
-    let mut messages = Vec::new();
-    while let Some(m) =
-        workers::queue::Queue::receive(&q, "events", Duration::from_secs(60), Duration::ZERO)
-            .unwrap()
-    {
-        messages.push(m.body);
-    }
-    messages.sort_by_key(|b| serde_json::from_str::<serde_json::Value>(b).unwrap()["seq"].as_u64());
-    assert_eq!(messages, stored);
+    assert_eq!(drain_by_seq(&q, "events"), stored);
 }
 
 /// A receiver that does not answer does not hold up the stages: the title is
@@ -755,13 +760,5 @@ boto3.client("sns", **kw).subscribe(TopicArn="{arn}", Protocol="sqs",
         .map(|(_, text, _)| text.trim_end().to_string())
         .collect();
     let q = vodfarm_aws::SqsQueue::new("", Some(&server.url), Some("us-east-1"));
-    let mut got = Vec::new();
-    while let Some(m) =
-        workers::queue::Queue::receive(&q, "ev-sub", Duration::from_secs(60), Duration::ZERO)
-            .unwrap()
-    {
-        got.push(m.body);
-    }
-    got.sort_by_key(|b| serde_json::from_str::<serde_json::Value>(b).unwrap()["seq"].as_u64());
-    assert_eq!(got, stored);
+    assert_eq!(drain_by_seq(&q, "ev-sub"), stored);
 }
