@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Issue 12's per-shot question, measured on real footage: each clip of
+# scripts/bench-per-title.sh cut into windows of one IDR interval (2 s), every window
+# probed at the per-title policy's whole (size, CRF) grid with `vodfarm ladder analyze`,
+# then scripts/bench-windows.py prints (1) how well one window stands for its clip
+# (the per-title policy probes one window of a 20 s title) and (2) the most that
+# choosing quality per window (per shot) could gain over one CRF per rung, each
+# window's curves being known exactly: upper bounds, since they pay for no probing.
+#
+# The clips are first re-encoded to an intermediate with an I-frame every IDR interval
+# (MPEG-2 at q 1, no B-frames), so that windows are cut exactly by stream copy; every
+# figure compares encodes of those same pictures.
+#
+#   scripts/bench-windows.sh
+#   CLIPS="trailer film" BENCH_DIR=/tmp/w POLICY=my-policy.toml scripts/bench-windows.sh
+#   SUMMARY_ONLY=1 BENCH_DIR=/tmp/w scripts/bench-windows.sh   # re-print a finished run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CLIP_SECONDS=${CLIP_SECONDS:-20}
+CLIPS=${CLIPS:-"trailer film film2 camera"}
+W=${BENCH_DIR:-$(mktemp -d)}
+mkdir -p "$W"
+cargo build --release -q -p vodfarm
+V=$PWD/target/release/vodfarm
+export VODFARM_LOG=error
+
+frames() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of default=nw=1:nk=1 "$1" | head -1; }
+
+for clip in $CLIPS; do
+  [ "${SUMMARY_ONLY:-0}" = 1 ] && break
+  scripts/real-clip.sh "$clip" "$W/$clip.ts" "$CLIP_SECONDS"
+  # One IDR interval: the farm's 2 s grid in whole frames.
+  gop=$(ffprobe -v error -select_streams v:0 -show_entries stream=avg_frame_rate -of csv=p=0 "$W/$clip.ts" |
+    awk -F/ 'NF == 2 {printf "%d", 2 * $1 / $2 + 0.5; exit}')
+  if ! [ -f "$W/$clip.w0.ts" ]; then
+    ffmpeg -v error -y -i "$W/$clip.ts" -an -c:v mpeg2video -q:v 1 -qmin 1 -bf 0 -g "$gop" \
+      -sc_threshold 1000000000 -f mpegts "$W/$clip.intermediate.ts"
+    ffmpeg -v error -y -i "$W/$clip.intermediate.ts" -c copy -f segment -segment_time 2 \
+      -reset_timestamps 1 -segment_format mpegts "$W/$clip.w%d.ts"
+  fi
+  n=0
+  for f in "$W/$clip".w*.ts; do
+    j=${f%.ts}.json
+    [ "$(frames "$f")" = "$gop" ] || continue # the clip's short tail
+    [ -f "$j" ] || "$V" ladder analyze "$f" --policy "${POLICY:-per-title}" --json "$j" >/dev/null
+    n=$((n + 1))
+  done
+  echo "$clip: $n windows of $gop frames probed"
+done
+python3 scripts/bench-windows.py "$W" $CLIPS
+echo "(files in $W)"
