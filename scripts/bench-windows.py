@@ -20,6 +20,8 @@ of the same encoder on the same pictures.
      (Netflix's dynamic optimizer at a fixed size);
    - size and CRF per window at equal slope, against the per-title convex hull.
    These are upper bounds on what per-shot CRF could gain: they pay no probing.
+3. What each probe size adds: the clip's hull without that size against the hull of
+   all (run with a policy of more boxes to see what sizes between the default's add).
 usage: bench-windows.py DIR CLIP...
 """
 import json
@@ -139,15 +141,21 @@ def main():
         hull = [mean_of([curve[i, h][g] for i in range(len(ws))]) for h in heights for g in range(len(grid))]
         do = [mean_of([max((p for h in heights for p in curve[i, h]), key=lambda p: p[1] - lam * p[0])
                        for i in range(len(ws))]) for lam in lambdas]
-        bounds.append((clip, row, bd_rate(hull, do)))
+        without = [(h, bd_rate(hull, [mean_of([curve[i, g][j] for i in range(len(ws))])
+                                      for g in heights if g != h for j in range(len(grid))]))
+                   for h in heights]
+        bounds.append((clip, row, bd_rate(hull, do), without))
     print("\n2. per-window choices with every window's curves known, BD-rate against one CRF per rung")
-    for clip, row, do in bounds:
+    for clip, row, do, _ in bounds:
         per = "; ".join(f"{h}p equal VMAF {e*100:+.1f}%, equal slope {s*100:+.1f}%" for h, e, s in row)
         print(f"{clip:<10} {per}")
         print(f"{'':<10} size and CRF per window against the per-title hull: {do*100:+.1f}%")
         summary["eq"].append(st.mean(e for _, e, _ in row) * 100)
         summary["slope"].append(st.mean(s for _, _, s in row) * 100)
         summary["do"].append(do * 100)
+    print("\n3. the clip's hull without one probe size, against the hull of all its sizes")
+    for clip, _, _, without in bounds:
+        print(f"{clip:<10} " + "; ".join(f"without {h}p {b*100:+.1f}%" for h, b in without))
     if bounds:
         ks = ", ".join(f"{k}: {st.mean(summary[k]):.0f}%" for k in range(1, 5))
         print(f"\naverage over {len(bounds)} clips: points within 3 VMAF with k windows spread ({ks}); one window (each in turn) {st.mean(summary['raw']):.0f}% of points within 3 VMAF, "
