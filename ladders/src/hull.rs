@@ -121,18 +121,26 @@ pub(crate) fn crossing(line: &[(f64, f64)], y: f64) -> Option<f64> {
 /// A probe size and its curve in (log2 kbps, VMAF).
 pub(crate) type SizeCurve = ((u32, u32), Vec<(f64, f64)>);
 
-/// Each probe size's curve in (log2 kbps, VMAF), by rising bitrate, largest size
-/// first.
+/// CRF steps past the probed CRFs that an extension may reach: by x264's rule of thumb
+/// one halving or doubling of the rate. Further out the probes say nothing, and on a
+/// still or black picture, whose rate hardly moves with the CRF, the extension would
+/// run to CRF 0, which x264 takes as lossless (refused by the High profile).
+const CRF_REACH: f64 = 6.0;
+
 /// The x264 CRF that gives rate `x` (log2 kbit/s) at `size`, from that size's probes:
 /// interpolated between measured CRFs in log rate, and outside them extended along the
 /// nearest two (or, with one probe, by x264's rule of thumb: 6 CRF steps halve the
-/// rate). Clamped to x264's 0-51, to a tenth.
+/// rate), at most [`CRF_REACH`] past the probed CRFs. Kept within 1-51 (CRF 0 is
+/// lossless), to a tenth.
 pub(crate) fn crf_at(points: &[Measured], size: (u32, u32), x: f64) -> Option<f32> {
     let mut line: Vec<(f64, f64)> = points
         .iter()
         .filter(|p| (p.width, p.height) == size && p.kbps > 0.0)
         .map(|p| (p.x(), p.crf as f64))
         .collect();
+    // The probed CRFs, before probes of equal rate collapse into one.
+    let lowest = line.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let highest = line.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
     line.sort_by(|a, b| a.0.total_cmp(&b.0));
     line.dedup_by(|a, b| (a.0 - b.0).abs() < 1e-9);
     let crf = match line.as_slice() {
@@ -142,9 +150,14 @@ pub(crate) fn crf_at(points: &[Measured], size: (u32, u32), x: f64) -> Option<f3
         [.., a, b] if x > b.0 => b.1 + (x - b.0) * (b.1 - a.1) / (b.0 - a.0),
         _ => interpolate(&line, x)?,
     };
-    Some(((crf.clamp(0.0, 51.0) * 10.0).round() / 10.0) as f32)
+    let crf = crf
+        .clamp(lowest - CRF_REACH, highest + CRF_REACH)
+        .clamp(1.0, 51.0);
+    Some(((crf * 10.0).round() / 10.0) as f32)
 }
 
+/// Each probe size's curve in (log2 kbps, VMAF), by rising bitrate, largest size
+/// first.
 pub(crate) fn curves(points: &[Measured]) -> Vec<SizeCurve> {
     let mut sizes: Vec<(u32, u32)> = points.iter().map(|p| (p.width, p.height)).collect();
     sizes.sort_by_key(|s| std::cmp::Reverse((s.1, s.0)));
@@ -188,14 +201,32 @@ mod crf_tests {
         // Between probes: between their CRFs, falling as the rate rises.
         let mid = crf_at(&pts, size, 2500f64.log2()).unwrap();
         assert!(mid > 22.0 && mid < 29.0, "{mid}");
-        // Beyond them: extended, and clamped to x264's range.
+        // Beyond them: extended, at most one rate doubling's worth of CRF past them.
         assert!(crf_at(&pts, size, 8000f64.log2()).unwrap() < 22.0);
         assert!(crf_at(&pts, size, 300f64.log2()).unwrap() > 36.0);
-        assert_eq!(crf_at(&pts, size, 1e9f64.log2()), Some(0.0));
-        assert_eq!(crf_at(&pts, size, 1f64.log2()), Some(51.0));
+        assert_eq!(crf_at(&pts, size, 1e9f64.log2()), Some(16.0));
+        assert_eq!(crf_at(&pts, size, 1f64.log2()), Some(42.0));
         // Another size has no probes here.
         assert_eq!(crf_at(&pts, (640, 360), 1000f64.log2()), None);
         // One probe: 6 CRF steps per halving.
         assert_eq!(crf_at(&pts[1..2], size, 800f64.log2()), Some(35.0));
+    }
+
+    /// A black or still picture costs the same few kbit/s at every CRF: a rung asked
+    /// for far more than that gets a CRF near the probes', never 0 (lossless, which
+    /// x264's High profile refuses).
+    #[test]
+    fn a_flat_curve_never_extends_to_lossless() {
+        let flat = [m(22.0, 7.0), m(29.0, 7.0), m(36.0, 7.0)];
+        let nearly = [m(22.0, 7.2), m(29.0, 7.1), m(36.0, 7.0)];
+        let size = (1280, 720);
+        for pts in [&flat[..], &nearly[..]] {
+            let crf = crf_at(pts, size, 145f64.log2()).unwrap();
+            assert!((16.0..22.0).contains(&crf), "{crf} from {pts:?}");
+            let low = crf_at(pts, size, 1f64.log2()).unwrap();
+            assert!(low > 36.0 && low <= 42.0, "{low} from {pts:?}");
+        }
+        // A size probed at CRF 1 already cannot go below it.
+        assert_eq!(crf_at(&[m(1.0, 900.0)], size, 1e6f64.log2()), Some(1.0));
     }
 }

@@ -293,3 +293,41 @@ fn renditions_match_the_master_frame_for_frame() {
         );
     }
 }
+
+/// A black master (and any still picture) costs a few kbit/s at every CRF, far below
+/// the per-title floor of 145 kbit/s: its rungs still encode (at a CRF near the
+/// probes', not the lossless CRF 0 that x264's High profile refuses) and publish.
+#[test]
+fn a_black_master_publishes_a_per_title_ladder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let master = tmp.path().join("black.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=black:size=320x180:rate=24",
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        master.to_str().unwrap(),
+    ]);
+    let store = tmp.path().join("store");
+    let out = run_title(&master, "b", &store, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decision: ladders::Decision =
+        serde_json::from_slice(&std::fs::read(store.join("work/b/ladder.json")).unwrap()).unwrap();
+    assert!(!decision.rungs.is_empty());
+    for r in &decision.rungs {
+        let crf = r.rung.crf.expect("capped CRF by default");
+        assert!((1.0..=51.0).contains(&crf), "{}: CRF {crf}", r.rung.id);
+        assert!(r.measured.is_some_and(|m| m.kbps > 0.0), "{r:?}");
+    }
+    assert!(store.join("origin/b/master.m3u8").is_file());
+}
