@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fit::{decimation, FittedRung};
+use crate::fit::FittedRung;
 use crate::hull::{crf_at, crossing, curves, interpolate, upper_hull, Measured};
 use crate::policy::FinalRateControl;
 use crate::{LadderError, MasterShape, PerTitlePolicy};
@@ -109,7 +109,6 @@ pub fn choose_ladder(
     };
 
     let curves = curves(points);
-    let fps = shape.fps_num as f64 / shape.fps_den as f64;
     let mut rungs: Vec<ChosenRung> = Vec::new();
     let mut min_height = 0;
     for x in xs {
@@ -160,7 +159,6 @@ pub fn choose_ladder(
         {
             continue;
         }
-        let max_fps = (size.0.min(size.1) < r.low_height).then_some(r.low_max_fps);
         let bitrate = kbps_u as u64 * 1000;
         let crf = match policy.encode.rate_control {
             FinalRateControl::CappedCrf => crf_at(points, size, kbps.log2()),
@@ -172,7 +170,7 @@ pub fn choose_ladder(
                 id: format!("v{}p-{kbps_u}k", size.0.min(size.1)),
                 width: size.0,
                 height: size.1,
-                decimation: decimation(fps, max_fps),
+                decimation: policy.rung_decimation(shape, size),
                 bitrate,
                 maxrate: (bitrate as f64 * policy.encode.maxrate_ratio).round() as u64,
                 bufsize: (bitrate as f64 * policy.encode.bufsize_ratio).round() as u64,

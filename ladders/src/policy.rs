@@ -191,6 +191,15 @@ impl PerTitlePolicy {
         out
     }
 
+    /// The decimation a rung of `size` gets for a master of `shape`: a rung below
+    /// `low_height` lines is capped at `low_max_fps`. Its probes encode at the same
+    /// rate, so that they measure the frames the rung will have.
+    pub fn rung_decimation(&self, shape: MasterShape, size: (u32, u32)) -> u32 {
+        let r = &self.rungs;
+        let max_fps = (size.0.min(size.1) < r.low_height).then_some(r.low_max_fps);
+        decimation(shape.fps_num as f64 / shape.fps_den as f64, max_fps)
+    }
+
     /// Decimations a per-title rung may get for a master at `fps_num/fps_den`: full
     /// rate, and the low-rung frame-rate cap. The grid is planned for both before the
     /// rungs are known, so every choice fits it.

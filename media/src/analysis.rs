@@ -21,6 +21,10 @@ pub struct ProbePoint {
     pub width: u32,
     pub height: u32,
     pub crf: f32,
+    /// Keep one master frame in this many, as a rung of this size will (the frame-rate
+    /// cap of small rungs): a probe at the master's rate would measure twice the frames
+    /// of a 60 fps master's 30 fps rung, and their bitrate and quality with them.
+    pub decimation: u32,
 }
 
 /// What one point measured on one window.
@@ -72,8 +76,17 @@ pub fn analyse_window(
         .iter()
         .map(|f| to_q.run(f))
         .collect::<Result<Vec<_>, _>>()?;
-    // Motion looks at the reference alone: measured once here, not once per point.
-    let motion = motion_scores(&reference)?;
+    // Motion looks at the reference alone: measured once here for each frame rate the
+    // points encode at (a decimated rendition's motion is that of every d-th picture),
+    // not once per point.
+    let mut motions: Vec<(u32, Vec<f64>)> = Vec::new();
+    for p in points {
+        let d = p.decimation.max(1);
+        if !motions.iter().any(|(m, _)| *m == d) {
+            let kept: Vec<&frame::Video> = reference.iter().step_by(d as usize).collect();
+            motions.push((d, motion_scores(&kept)?));
+        }
+    }
 
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<PointMeasure, MediaError>>>> =
@@ -83,7 +96,13 @@ pub fn analyse_window(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(p) = points.get(i) else { break };
-                let r = measure_point(&source, &reference, &motion, window, *p, settings);
+                let d = p.decimation.max(1);
+                let motion = &motions
+                    .iter()
+                    .find(|(m, _)| *m == d)
+                    .expect("measured for every point's decimation")
+                    .1;
+                let r = measure_point(&source, &reference, motion, window, *p, settings);
                 results.lock().expect("no panics while held")[i] = Some(r);
             });
         }
@@ -96,6 +115,7 @@ pub fn analyse_window(
         .collect()
 }
 
+/// `motion` holds the motion of the point's own frames (every `decimation`-th reference).
 fn measure_point(
     source: &[Arc<frame::Video>],
     reference: &[frame::Video],
@@ -114,7 +134,7 @@ fn measure_point(
         id: format!("probe-{}x{}-crf{}", p.width, p.height, p.crf),
         width: p.width,
         height: p.height,
-        decimation: 1,
+        decimation: p.decimation.max(1),
         bitrate: 0,
         maxrate: 0,
         bufsize: 0,
@@ -133,19 +153,25 @@ fn measure_point(
     let (qw, qh) = (reference[0].width(), reference[0].height());
     // Only the scored pairs go to libvmaf, each with the window's motion at its index:
     // the same scores as pushing every pair to a subsampling scorer (tested), without
-    // copying the unscored pictures or measuring motion again for every point.
-    let mut vmaf = Vmaf::given_motion(qw, qh, reference.len() as u32)?;
-    let every = settings.vmaf_subsample.max(1) as usize;
+    // copying the unscored pictures or measuring motion again for every point. Encoded
+    // frame k shows reference k·d; a decimated point scores the same reference
+    // pictures as the others (one in `every` of the master's).
+    let d = p.decimation.max(1) as usize;
+    let mut vmaf = Vmaf::given_motion(qw, qh, motion.len() as u32)?;
+    let every = (settings.vmaf_subsample.max(1) as usize / d).max(1);
     let mut up = ToSize::new(qw, qh);
     decode_packets(&encoded.avcc, &encoded.packets, &encoded.rung, |pts, f| {
-        let i = usize::try_from(pts).unwrap_or(usize::MAX);
-        let (Some(r), Some(&m)) = (reference.get(i), motion.get(i)) else {
+        let k = usize::try_from(pts).unwrap_or(usize::MAX);
+        let (Some(r), Some(&m)) = (
+            k.checked_mul(d).and_then(|i| reference.get(i)),
+            motion.get(k),
+        ) else {
             return Err(MediaError::Quality {
                 detail: format!("decoded frame pts {pts} outside the window"),
             });
         };
-        if i.is_multiple_of(every) {
-            vmaf.push_scored(i as u32, m, r, &up.run(f)?)?;
+        if k.is_multiple_of(every) {
+            vmaf.push_scored(k as u32, m, r, &up.run(f)?)?;
         }
         Ok(())
     })?;

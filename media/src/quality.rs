@@ -380,7 +380,7 @@ impl Vmaf {
 /// VMAF's motion feature of each of `references` (pair index = position), measured
 /// once: a window probed at many points scores one reference against every point's
 /// pictures, and motion depends on the reference alone.
-pub(crate) fn motion_scores(references: &[frame::Video]) -> Result<Vec<f64>, MediaError> {
+pub(crate) fn motion_scores(references: &[&frame::Video]) -> Result<Vec<f64>, MediaError> {
     let Some(first) = references.first() else {
         return Ok(Vec::new());
     };
@@ -639,7 +639,7 @@ mod tests {
         crate::init();
         let (w, h) = (176, 144);
         let (refs, dist) = moving_pictures(20, w, h);
-        let motion = motion_scores(&refs).unwrap();
+        let motion = motion_scores(&refs.iter().collect::<Vec<_>>()).unwrap();
         assert_eq!(motion.len(), 20);
         assert!(motion.iter().skip(1).all(|&m| m > 0.5), "{motion:?}");
         for every in [1u32, 3, 6] {

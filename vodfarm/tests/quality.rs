@@ -331,3 +331,48 @@ fn a_black_master_publishes_a_per_title_ladder() {
     }
     assert!(store.join("origin/b/master.m3u8").is_file());
 }
+
+/// A 50 fps master's rungs below 720 lines are capped at 25 fps, and their probes
+/// encode at 25 fps too: each rung's measured bitrate is near the rate it was chosen
+/// for (probed at 50 fps it came out about 40% under, and VMAF off with it).
+#[test]
+fn probes_of_frame_rate_capped_rungs_encode_at_the_capped_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let master = tmp.path().join("fifty.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=50",
+        "-t",
+        "4",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        master.to_str().unwrap(),
+    ]);
+    let store = tmp.path().join("store");
+    let out = run_title(&master, "f", &store, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decision: ladders::Decision =
+        serde_json::from_slice(&std::fs::read(store.join("work/f/ladder.json")).unwrap()).unwrap();
+    assert!(!decision.rungs.is_empty());
+    for r in &decision.rungs {
+        assert_eq!(r.rung.decimation, 2, "{}", r.rung.id);
+        let m = r.measured.expect("measured");
+        let ratio = m.kbps * 1000.0 / r.rung.bitrate as f64;
+        assert!(
+            (0.75..1.33).contains(&ratio),
+            "{}: chosen for {} kbit/s, measured {:.0} ({ratio:.2})\n{}",
+            r.rung.id,
+            r.rung.bitrate / 1000,
+            m.kbps,
+            decision.table()
+        );
+    }
+}

@@ -171,7 +171,12 @@ pub fn analyse(
     loop {
         let points: Vec<ProbePoint> = ladders::next_probes(policy, shape, &measured)
             .into_iter()
-            .map(|(width, height, crf)| ProbePoint { width, height, crf })
+            .map(|(width, height, crf)| ProbePoint {
+                width,
+                height,
+                crf,
+                decimation: policy.rung_decimation(shape, (width, height)),
+            })
             .collect();
         if points.is_empty() {
             break;
