@@ -1,7 +1,8 @@
 """What one probe window says about a whole clip, and what per-shot quality could gain.
 
 Reads DIR/CLIP.wN.json: `vodfarm ladder analyze --json` of each window N (one IDR
-interval) of each clip, every window probed at the policy's whole (size, CRF) grid.
+interval) of each clip, every window probed at the policy's whole (size, CRF) grid,
+and DIR/CLIP.intervals: the clip's IDR intervals, its short tail included.
 A clip's own value at a point is the mean over its windows (each window is coded from
 its own IDR, as the final encode's chunks are), so every figure compares measurements
 of the same encoder on the same pictures.
@@ -18,12 +19,14 @@ of the same encoder on the same pictures.
      "meets its target VMAF");
    - equal slope: each window gets the CRF where VMAF gained per kbit/s is the same
      (Netflix's dynamic optimizer at a fixed size);
-   - size and CRF per window at equal slope, against the per-title convex hull.
+   - size and CRF per window at equal slope, against the per-title envelope (the
+     upper envelope of every size's curve, what the per-title rungs choose from).
    These are upper bounds on what per-shot CRF could gain: they pay no probing.
-3. What each probe size adds: the clip's hull without that size against the hull of
-   all (run with a policy of more boxes to see what sizes between the default's add).
+3. What each probe size adds: the clip's envelope without that size against the
+   envelope of all (run with a policy of more boxes to see what sizes between the default's add).
 usage: bench-windows.py DIR CLIP...
 """
+import glob
 import json
 import math
 import statistics as st
@@ -65,16 +68,34 @@ def envelope(points):
 
 
 def load(d, clip):
-    windows = []
-    for n in range(1000):
-        try:
-            dec = json.load(open(f"{d}/{clip}.w{n}.json"))
-        except FileNotFoundError:
-            if n > 0 and windows:
-                break
-            continue
-        windows.append({(p["height"], p["crf"]): (p["kbps"], p["vmaf"]) for p in dec["points"]})
-    return windows
+    """{interval index: {(height, crf): (kbps, vmaf)}} of every probed window, only
+    the points every window has; and the clip's interval count."""
+    windows = {}
+    for path in glob.glob(f"{glob.escape(d)}/{glob.escape(clip)}.w*.json"):
+        n = path[len(f"{d}/{clip}.w"):-len(".json")]
+        if n.isdigit():
+            dec = json.load(open(path))
+            windows[int(n)] = {(p["height"], p["crf"]): (p["kbps"], p["vmaf"]) for p in dec["points"]}
+    if windows:
+        common = set.intersection(*(set(w) for w in windows.values()))
+        windows = {n: {k: w[k] for k in common} for n, w in windows.items()}
+    try:
+        intervals = int(open(f"{d}/{clip}.intervals").read())
+    except (FileNotFoundError, ValueError):
+        intervals = max(windows, default=-1) + 1
+    return windows, intervals
+
+
+def policy_windows(intervals, k):
+    """The intervals the policy probes with k windows (`PerTitlePolicy::windows`)."""
+    k = min(k, intervals)
+    return [(2 * i + 1) * intervals // (2 * k) for i in range(k)]
+
+
+def mean(xs):
+    """Mean of the values that are numbers (a clip with too little range gives NaN)."""
+    xs = [x for x in xs if not math.isnan(x)]
+    return st.mean(xs) if xs else float("nan")
 
 
 def main():
@@ -82,20 +103,25 @@ def main():
     summary = {"raw": [], "corrected": [], "eq": [], "slope": [], "do": []}
     print("1. one window standing for the clip (points with clip VMAF 30-97)")
     print(f"{'clip':<10} {'windows':>7} {'sd of window level':>18} {'within 3 (one window)':>22} "
-          f"{'within 3 (+ level point)':>25} {'|bits error| one window':>24} {'+ level point':>14}")
+          f"{'within 3 (+ level point)':>25} {'bits error one window':>22} {'+ level point':>14}")
+    print("(bits error: mean |ln(window kbit/s / clip kbit/s)| over the points, x100)")
     bounds = []
     for clip in clips:
-        ws = load(d, clip)
-        if len(ws) < 2:
-            print(f"{clip:<10} fewer than two windows probed")
+        probed, intervals = load(d, clip)
+        ws = [probed[n] for n in sorted(probed)]
+        keys = sorted(ws[0]) if ws else []
+        if len(ws) < 2 or not keys:
+            print(f"{clip:<10} fewer than two windows probed at the same points")
             continue
-        keys = sorted(ws[0])
         heights = sorted({k[0] for k in keys})
         crfs = sorted({k[1] for k in keys})
         ref = (heights[len(heights) // 2], crfs[len(crfs) // 2])
         clip_v = {k: st.mean(w[k][1] for w in ws) for k in keys}
         clip_k = {k: st.mean(w[k][0] for w in ws) for k in keys}
         used = [k for k in keys if FLOOR <= clip_v[k] <= CEIL]
+        if not used:
+            print(f"{clip:<10} no point between VMAF {FLOOR:.0f} and {CEIL:.0f}")
+            continue
         raw, cor, braw, bcor, levels = [], [], [], [], []
         for w in ws:
             dv = clip_v[ref] - w[ref][1]
@@ -111,12 +137,14 @@ def main():
         summary["corrected"].append(within(cor))
         spread = []
         for k in range(1, 5):
-            picked = [ws[(2 * i + 1) * len(ws) // (2 * k)] for i in range(min(k, len(ws)))]
+            # The policy's picks; one that fell on the unprobed short tail is stood for
+            # by the nearest probed window.
+            picked = [probed[min(probed, key=lambda n: (abs(n - i), n))] for i in policy_windows(intervals, k)]
             e = [st.mean(w[p][1] for w in picked) - clip_v[p] for p in used]
             spread.append(f"{k}: {within(e):.0f}%")
             summary.setdefault(k, []).append(within(e))
         print(f"{clip:<10} {len(ws):>7} {st.pstdev(levels):>16.1f} V {within(raw):>21.0f}% "
-              f"{within(cor):>24.0f}% {st.mean(braw)*100:>23.0f}% {st.mean(bcor)*100:>13.0f}%")
+              f"{within(cor):>24.0f}% {st.mean(braw)*100:>22.0f} {st.mean(bcor)*100:>14.0f}")
         print(f"{'':<10} points within 3 with k windows spread as the policy spreads them: {', '.join(spread)}")
 
         # 2. Oracle per-window allocations on a fine CRF grid inside the probed range.
@@ -149,19 +177,19 @@ def main():
     for clip, row, do, _ in bounds:
         per = "; ".join(f"{h}p equal VMAF {e*100:+.1f}%, equal slope {s*100:+.1f}%" for h, e, s in row)
         print(f"{clip:<10} {per}")
-        print(f"{'':<10} size and CRF per window against the per-title hull: {do*100:+.1f}%")
-        summary["eq"].append(st.mean(e for _, e, _ in row) * 100)
-        summary["slope"].append(st.mean(s for _, _, s in row) * 100)
+        print(f"{'':<10} size and CRF per window against the per-title envelope: {do*100:+.1f}%")
+        summary["eq"].append(mean(e for _, e, _ in row) * 100)
+        summary["slope"].append(mean(s for _, _, s in row) * 100)
         summary["do"].append(do * 100)
-    print("\n3. the clip's hull without one probe size, against the hull of all its sizes")
+    print("\n3. the clip's envelope without one probe size, against the envelope of all its sizes")
     for clip, _, _, without in bounds:
         print(f"{clip:<10} " + "; ".join(f"without {h}p {b*100:+.1f}%" for h, b in without))
     if bounds:
-        ks = ", ".join(f"{k}: {st.mean(summary[k]):.0f}%" for k in range(1, 5))
-        print(f"\naverage over {len(bounds)} clips: points within 3 VMAF with k windows spread ({ks}); one window (each in turn) {st.mean(summary['raw']):.0f}% of points within 3 VMAF, "
-              f"{st.mean(summary['corrected']):.0f}% with a level point on every window; per-window CRF at equal VMAF "
-              f"{st.mean(summary['eq']):+.1f}%, at equal slope {st.mean(summary['slope']):+.1f}%; "
-              f"size and CRF per window {st.mean(summary['do']):+.1f}% (upper bounds: no probing paid)")
+        ks = ", ".join(f"{k}: {mean(summary[k]):.0f}%" for k in range(1, 5))
+        print(f"\naverage over {len(bounds)} clips: points within 3 VMAF with k windows spread ({ks}); one window (each in turn) {mean(summary['raw']):.0f}% of points within 3 VMAF, "
+              f"{mean(summary['corrected']):.0f}% with a level point on every window; per-window CRF at equal VMAF "
+              f"{mean(summary['eq']):+.1f}%, at equal slope {mean(summary['slope']):+.1f}%; "
+              f"size and CRF per window {mean(summary['do']):+.1f}% (upper bounds: no probing paid)")
 
 
 if __name__ == "__main__":

@@ -25,27 +25,45 @@ V=$PWD/target/release/vodfarm
 export VODFARM_LOG=error
 
 frames() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of default=nw=1:nk=1 "$1" | head -1; }
+rate() { # the video's frame rate as num/den (avg_frame_rate, else r_frame_rate)
+  local r
+  for key in avg_frame_rate r_frame_rate; do
+    r=$(ffprobe -v error -select_streams v:0 -show_entries stream=$key -of default=nw=1:nk=1 "$1" | head -1)
+    case $r in 0/*|*/0|"") ;; *) echo "$r"; return ;; esac
+  done
+  echo "error: $1 has no frame rate" >&2; exit 1
+}
 
+# Analyses are kept per policy and clip length, so that runs with another policy or
+# length never read these.
+tag=$(basename "${POLICY:-per-title}" .toml)-${CLIP_SECONDS}s
+A=$W/$tag
+mkdir -p "$A"
 for clip in $CLIPS; do
   [ "${SUMMARY_ONLY:-0}" = 1 ] && break
-  scripts/real-clip.sh "$clip" "$W/$clip.ts" "$CLIP_SECONDS"
+  c=$W/$clip-${CLIP_SECONDS}s
+  scripts/real-clip.sh "$clip" "$c.ts" "$CLIP_SECONDS"
   # One IDR interval: the farm's 2 s grid in whole frames.
-  gop=$(ffprobe -v error -select_streams v:0 -show_entries stream=avg_frame_rate -of csv=p=0 "$W/$clip.ts" |
-    awk -F/ 'NF == 2 {printf "%d", 2 * $1 / $2 + 0.5; exit}')
-  if ! [ -f "$W/$clip.w0.ts" ]; then
-    ffmpeg -v error -y -i "$W/$clip.ts" -an -c:v mpeg2video -q:v 1 -qmin 1 -bf 0 -g "$gop" \
-      -sc_threshold 1000000000 -f mpegts "$W/$clip.intermediate.ts"
-    ffmpeg -v error -y -i "$W/$clip.intermediate.ts" -c copy -f segment -segment_time 2 \
-      -reset_timestamps 1 -segment_format mpegts "$W/$clip.w%d.ts"
+  gop=$(rate "$c.ts" | awk -F/ '{printf "%d", 2 * $1 / $2 + 0.5}')
+  if ! [ -f "$c.w0.ts" ]; then
+    ffmpeg -v error -y -i "$c.ts" -an -c:v mpeg2video -q:v 1 -qmin 1 -bf 0 -g "$gop" \
+      -sc_threshold 1000000000 -f mpegts "$c.intermediate.ts"
+    ffmpeg -v error -y -i "$c.intermediate.ts" -c copy -f segment -segment_time 2 \
+      -reset_timestamps 1 -segment_format mpegts "$c.w%d.ts"
   fi
-  n=0
-  for f in "$W/$clip".w*.ts; do
-    j=${f%.ts}.json
+  n=0 all=0
+  for f in "$c".w*.ts; do
+    all=$((all + 1))
+    i=${f##*.w}; i=${i%.ts}
     [ "$(frames "$f")" = "$gop" ] || continue # the clip's short tail
+    j=$A/$clip.w$i.json
     [ -f "$j" ] || "$V" ladder analyze "$f" --policy "${POLICY:-per-title}" --json "$j" >/dev/null
     n=$((n + 1))
   done
-  echo "$clip: $n windows of $gop frames probed"
+  # The title's IDR intervals, the short tail included: what the policy spreads its
+  # windows over.
+  echo "$all" >"$A/$clip.intervals"
+  echo "$clip: $n of $all windows of $gop frames probed"
 done
-python3 scripts/bench-windows.py "$W" $CLIPS
-echo "(files in $W)"
+python3 scripts/bench-windows.py "$A" $CLIPS
+echo "(files in $W; analyses in $A)"
