@@ -248,6 +248,10 @@ pub struct Inspection {
     pub min_stretch_s: f64,
 }
 
+/// Audio that runs this many seconds past the last picture makes a master truncated
+/// (both measured as decoded lengths from each stream's first frame).
+const AUDIO_PAST_VIDEO_S: f64 = 2.0;
+
 /// Why a master counts as truncated: both numbers, the declared and the decoded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -266,6 +270,15 @@ pub enum Truncated {
         declared_s: f64,
         decoded: u64,
         decoded_s: f64,
+    },
+    /// The pictures stop well before an audio track does (a bad export): published,
+    /// the title would be cut to its pictures and the rest of the sound dropped.
+    #[error("master is truncated: its video ends after {decoded_s:.2} s ({decoded} frames) but audio stream {stream} runs {audio_s:.2} s")]
+    VideoEndsEarly {
+        decoded: u64,
+        decoded_s: f64,
+        stream: usize,
+        audio_s: f64,
     },
     /// Nothing declared (MPEG-TS), but the file ends inside a frame.
     #[error("master is truncated: the file ends inside a frame: {read} frames read ({read_s:.2} s), {decoded} decode whole from the start ({decoded_s:.2} s)")]
@@ -316,6 +329,21 @@ impl Inspection {
                     decoded_s: c.decoded_duration_s,
                 });
             }
+        }
+        // Audio a little longer than the pictures is common (an encoder's padding, a
+        // last frame's worth); seconds of it are not.
+        if let Some(a) = self
+            .audio
+            .iter()
+            .filter(|a| a.decoded_s > c.decoded_duration_s + AUDIO_PAST_VIDEO_S)
+            .max_by(|a, b| a.decoded_s.total_cmp(&b.decoded_s))
+        {
+            return Some(Truncated::VideoEndsEarly {
+                decoded: c.decoded_frames,
+                decoded_s: c.decoded_duration_s,
+                stream: a.stream,
+                audio_s: a.decoded_s,
+            });
         }
         if c.ends_damaged {
             return Some(Truncated::EndsInsideFrame {

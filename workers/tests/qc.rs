@@ -233,3 +233,29 @@ fn interlace_hdr_rotation_and_vfr_are_measured() {
     assert!((t.mean_rate - 27.0).abs() < 0.5, "{t:?}");
     assert!((t.longest_interval_s - 2.0 / 30.0).abs() < 1e-3, "{t:?}");
 }
+
+/// Pictures that stop after 1 s while the sound runs 4 s: refused as truncated with
+/// both lengths (published, the title would be 1 s and three seconds of sound gone),
+/// unless the request accepts a truncated master.
+#[test]
+fn video_that_ends_seconds_before_its_audio_is_truncated() {
+    let m = fixtures::qc::video_ends_early_mp4(&dir()).unwrap();
+    let i = media::inspect(&m, &workers::qc::options()).unwrap();
+    let t = i.truncated().expect("truncated");
+    assert!(
+        matches!(t, media::Truncated::VideoEndsEarly { decoded: 25, audio_s, .. } if (audio_s - 4.0).abs() < 0.1),
+        "{t:?}"
+    );
+    assert!(
+        t.to_string().starts_with("master is truncated: its video ends after 1.00 s (25 frames) but audio stream 1 runs 4.0"),
+        "{t}"
+    );
+    // A master whose audio and video end together is not.
+    let full = fixtures::qc::full_ts(&dir()).unwrap();
+    assert_eq!(
+        media::inspect(&full, &workers::qc::options())
+            .unwrap()
+            .truncated(),
+        None
+    );
+}

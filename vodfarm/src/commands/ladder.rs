@@ -31,10 +31,16 @@ pub fn analyze(
     let (grid, report) = (split.grid, &split.report);
     let cpu = cpu_seconds() - cpu0;
     print!("{}", a.decision.table());
+    // A window is one IDR interval, or what is left of the title after its start.
+    let probed: u64 = a
+        .windows
+        .iter()
+        .map(|&w| grid.idr_frames.min(report.frame_count.saturating_sub(w)))
+        .sum();
     println!(
-        "analysis: {} window(s) of {} frames out of {} frames, {:.1} s wall, {:.1} s CPU",
+        "analysis: {} window(s), {} of {} frames, {:.1} s wall, {:.1} s CPU",
         a.windows.len(),
-        grid.idr_frames,
+        probed,
         report.frame_count,
         a.wall_s,
         cpu
