@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Per-title ladder against the fixed Apple AVC ladder, on six 1080p clips of clearly
 # different coding complexity (vodfarm sample --content ...) and four cuts of real
-# footage (`trailer`, `film` and `film2`: Big Buck Bunny, animation, 720p24, cut from
-# the trailer at 0:20 and from the film at 5:00 and 1:00; `camera`: a CC0 night
-# time-lapse, 640x272; from scripts/real-footage.sh in $VODFARM_FOOTAGE), x264
+# footage (scripts/real-clip.sh: `trailer`, `film` and `film2`, Big Buck Bunny,
+# animation, 720p24, stream-copied from the keyframe before 0:20 of the trailer and
+# 5:00 and 1:00 of the film, 21-26 s; `camera`, a CC0 night time-lapse, 720x405, 7.6 s;
+# from scripts/real-footage.sh in $VODFARM_FOOTAGE), x264
 # veryfast, maxrate 1.5x, bufsize 2x. Apple: capped ABR; per-title: the policy's rate
 # control (capped CRF at the CRF its probes measured for each rung, unless set to abr).
 #
@@ -34,7 +35,6 @@ cd "$(dirname "$0")/.."
 CLIP_SECONDS=${CLIP_SECONDS:-20}
 VMAF_SUBSAMPLE=${VMAF_SUBSAMPLE:-2}
 CLIPS=${CLIPS:-"slides animation slow-pan dark film-grain high-motion trailer film film2 camera"}
-FOOTAGE=${VODFARM_FOOTAGE:-$HOME/.cache/vodfarm/footage}
 W=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$W"
 cargo build --release -q -p vodfarm
@@ -49,18 +49,8 @@ for clip in $CLIPS; do
   [ "${SUMMARY_ONLY:-0}" = 1 ] && break
   m=$W/$clip.mp4
   case $clip in
-    # Real footage, cut by stream copy at a keyframe (the trailer's opening titles and
-    # the film's credits are skipped: they are not what a title is made of).
-    trailer|film|film2|camera)
-      m=$W/$clip.ts
-      case $clip in
-        trailer) src=$FOOTAGE/trailer_bbb.mp4; at=20 ;;
-        film) src=$FOOTAGE/bbb.mp4; at=300 ;;
-        film2) src=$FOOTAGE/bbb.mp4; at=60 ;;
-        camera) src=$FOOTAGE/camera-city-night.mpg; at=0 ;;
-      esac
-      [ -f "$src" ] || scripts/real-footage.sh "$FOOTAGE" >/dev/null
-      [ -f "$m" ] || ffmpeg -v error -ss "$at" -i "$src" -t "$CLIP_SECONDS" -map 0:v:0 -map 0:a:0? -c copy -f mpegts "$m" ;;
+    # Real footage, cut by stream copy (see scripts/real-clip.sh).
+    trailer|film|film2|camera) m=$W/$clip.ts; scripts/real-clip.sh "$clip" "$m" "$CLIP_SECONDS" ;;
     *) [ -f "$m" ] || "$V" sample "$m" --content "$clip" --width 1920 --height 1080 --seconds "$CLIP_SECONDS" >/dev/null ;;
   esac
   /usr/bin/time -f "%U %S" -o "$W/$clip.analysis.cpu" \
