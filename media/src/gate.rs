@@ -1,13 +1,14 @@
-//! How many chunk encodes of this process may hold their encoders at once.
+//! How many chunks of this process may encode and measure at once.
 //!
 //! A chunk encode runs one x264 per rung at the same time, and those encoders are most
 //! of a worker's memory (a 720p veryfast x264 holds some 75 MiB of frames for its
-//! lookahead, a 1080p one 156 MiB). Two chunks encoding together doubled the peak; one
-//! encoding while another measures its renditions (libvmaf, once its encoders are gone)
-//! or another job packages keeps the cores as busy, because one chunk's rung threads
-//! alone already outnumber two cores. So a process lets `limit` chunks hold encoders
-//! at once, and a chunk gives its place back as soon as its last encoder has finished,
-//! before it measures. Scheduling only: what is encoded is the same.
+//! lookahead, a 1080p one 156 MiB); measuring its renditions afterwards holds libvmaf
+//! contexts of about 100 MB each at 1080p. Two chunks encoding together doubled the
+//! peak, and one chunk measuring while the next encoded added some 180 MiB. One
+//! chunk's rung threads alone already outnumber two cores, and its measuring runs two
+//! rungs at a time, so the cores stay as busy when a process lets `limit` chunks hold
+//! a place at once and a chunk keeps its place until it has measured. Scheduling
+//! only: what is encoded and measured is the same.
 
 use std::sync::{Condvar, Mutex};
 
