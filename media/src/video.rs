@@ -724,6 +724,7 @@ mod tests {
 /// single measuring thread would leave a core idle: two keep both busy (30 s 1080p
 /// benchmark, two slots: wall time within 2% of measuring outside the place, peak RSS
 /// 634-654 -> 542-557 MiB; one at a time: 475 MiB but 17% more wall time).
+const MEASURED_AT_ONCE: usize = 2;
 
 /// A counting semaphore: at most `n` holders at once.
 struct Permits {
