@@ -649,6 +649,47 @@ impl ToSize {
     }
 }
 
+/// Rungs of one chunk measured at once. Measuring happens while the chunk holds its
+/// place (`gate`), after its encoders are gone, so with one place on two cores a
+/// single measuring thread would leave a core idle: two keep both busy (30 s 1080p
+/// benchmark, two slots: wall time within 2% of measuring outside the place, peak RSS
+/// 634-654 -> 542-557 MiB; one at a time: 475 MiB but 17% more wall time).
+const MEASURED_AT_ONCE: usize = 2;
+
+/// A counting semaphore: at most `n` holders at once.
+struct Permits {
+    free: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+struct Permit<'a>(&'a Permits);
+
+impl Permits {
+    fn new(n: usize) -> Self {
+        Self {
+            free: std::sync::Mutex::new(n.max(1)),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> Permit<'_> {
+        // A holder that panicked poisons nothing worth keeping.
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Permit(self)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,46 +757,5 @@ mod tests {
             .collect();
         assert_eq!(half, vec![26, 60, 102]);
         assert!(!starts_shot(24, 1, &[]));
-    }
-}
-
-/// Rungs of one chunk measured at once. Measuring happens while the chunk holds its
-/// place (`gate`), after its encoders are gone, so with one place on two cores a
-/// single measuring thread would leave a core idle: two keep both busy (30 s 1080p
-/// benchmark, two slots: wall time within 2% of measuring outside the place, peak RSS
-/// 634-654 -> 542-557 MiB; one at a time: 475 MiB but 17% more wall time).
-const MEASURED_AT_ONCE: usize = 2;
-
-/// A counting semaphore: at most `n` holders at once.
-struct Permits {
-    free: std::sync::Mutex<usize>,
-    freed: std::sync::Condvar,
-}
-
-struct Permit<'a>(&'a Permits);
-
-impl Permits {
-    fn new(n: usize) -> Self {
-        Self {
-            free: std::sync::Mutex::new(n.max(1)),
-            freed: std::sync::Condvar::new(),
-        }
-    }
-
-    fn acquire(&self) -> Permit<'_> {
-        // A holder that panicked poisons nothing worth keeping.
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
-        }
-        *free -= 1;
-        Permit(self)
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.0.freed.notify_one();
     }
 }
