@@ -294,36 +294,51 @@ fn renditions_match_the_master_frame_for_frame() {
     }
 }
 
-/// A black master (and any still picture) costs a few kbit/s at every CRF, far below
-/// the per-title floor of 145 kbit/s: its rungs still encode (at a CRF near the
-/// probes', not the lossless CRF 0 that x264's High profile refuses) and publish.
-#[test]
-fn a_black_master_publishes_a_per_title_ladder() {
-    let tmp = tempfile::tempdir().unwrap();
-    let master = tmp.path().join("black.mp4");
+/// Encode `seconds` of the lavfi `source` to an H.264 master in `dir`, publish it as
+/// `title` through `vodfarm run` with the default per-title ladder, and return the
+/// store and the title's ladder decision (at least one rung).
+fn per_title_run(
+    dir: &Path,
+    source: &str,
+    seconds: u32,
+    title: &str,
+) -> (PathBuf, ladders::Decision) {
+    let master = dir.join(format!("{title}.mp4"));
+    let seconds = seconds.to_string();
     ffmpeg(&[
         "-f",
         "lavfi",
         "-i",
-        "color=black:size=320x180:rate=24",
+        source,
         "-t",
-        "2",
+        &seconds,
         "-c:v",
         "libx264",
         "-pix_fmt",
         "yuv420p",
         master.to_str().unwrap(),
     ]);
-    let store = tmp.path().join("store");
-    let out = run_title(&master, "b", &store, &[]);
+    let store = dir.join("store");
+    let out = run_title(&master, title, &store, &[]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let ladder = store.join(format!("work/{title}/ladder.json"));
     let decision: ladders::Decision =
-        serde_json::from_slice(&std::fs::read(store.join("work/b/ladder.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(ladder).unwrap()).unwrap();
     assert!(!decision.rungs.is_empty());
+    (store, decision)
+}
+
+/// A black master (and any still picture) costs a few kbit/s at every CRF, far below
+/// the per-title floor of 145 kbit/s: its rungs still encode (at a CRF near the
+/// probes', not the lossless CRF 0 that x264's High profile refuses) and publish.
+#[test]
+fn a_black_master_publishes_a_per_title_ladder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, decision) = per_title_run(tmp.path(), "color=black:size=320x180:rate=24", 2, "b");
     for r in &decision.rungs {
         let crf = r.rung.crf.expect("capped CRF by default");
         assert!((1.0..=51.0).contains(&crf), "{}: CRF {crf}", r.rung.id);
@@ -338,30 +353,7 @@ fn a_black_master_publishes_a_per_title_ladder() {
 #[test]
 fn probes_of_frame_rate_capped_rungs_encode_at_the_capped_rate() {
     let tmp = tempfile::tempdir().unwrap();
-    let master = tmp.path().join("fifty.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x180:rate=50",
-        "-t",
-        "4",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        master.to_str().unwrap(),
-    ]);
-    let store = tmp.path().join("store");
-    let out = run_title(&master, "f", &store, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let decision: ladders::Decision =
-        serde_json::from_slice(&std::fs::read(store.join("work/f/ladder.json")).unwrap()).unwrap();
-    assert!(!decision.rungs.is_empty());
+    let (_, decision) = per_title_run(tmp.path(), "testsrc2=size=320x180:rate=50", 4, "f");
     for r in &decision.rungs {
         assert_eq!(r.rung.decimation, 2, "{}", r.rung.id);
         let m = r.measured.expect("measured");
