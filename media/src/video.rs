@@ -94,9 +94,10 @@ pub struct EncodedChunk {
 ///
 /// Each rung is measured in its own thread once its encode ends, on the pictures that
 /// thread kept. The encodes end nearly together (the decoder feeds every rung in step
-/// through short queues), and two rungs measure at a time ([`MEASURED_AT_ONCE`]): a
-/// libvmaf context at 1080p holds some 100 MB, and four at once raised a worker's peak
-/// by 300 MB (for 15% less wall time with one worker on two cores).
+/// through short queues), and a rung measures only while fewer than two of the chunk's
+/// threads are encoding or measuring ([`BUSY_AT_ONCE`]): a libvmaf context at 1080p
+/// holds some 126 MiB, and four at once raised a worker's peak by 300 MB (for 15% less
+/// wall time with one worker on two cores).
 pub fn encode_chunk(
     chunk: &Path,
     grid: ChunkGrid,
@@ -120,7 +121,7 @@ pub fn encode_chunk(
     // One encoder thread per rung, fed the same decoded frames.
     let mut senders = Vec::new();
     let mut handles = Vec::new();
-    let measuring = Arc::new(Permits::new(MEASURED_AT_ONCE));
+    let busy = Arc::new(Busy::new(rungs.len(), BUSY_AT_ONCE));
     let shots: Arc<[u64]> = shot_idrs
         .iter()
         .copied()
@@ -134,7 +135,7 @@ pub fn encode_chunk(
             shots: shots.clone(),
             samples,
             seed,
-            measuring: measuring.clone(),
+            busy: busy.clone(),
             place: place.clone(),
         };
         handles.push(std::thread::spawn(move || {
@@ -171,8 +172,8 @@ struct ChunkShare {
     /// Sampled frames to measure, and the chunk's sampling phase.
     samples: u32,
     seed: u64,
-    /// One rung measures at a time.
-    measuring: Arc<Permits>,
+    /// Which of the chunk's rungs are encoding and measuring.
+    busy: Arc<Busy>,
     /// The chunk's place among the process's encodes.
     place: Arc<crate::gate::Place>,
 }
@@ -189,9 +190,10 @@ fn encode_and_measure(
         shots,
         samples,
         seed,
-        measuring,
+        busy,
         place,
     } = chunk;
+    let encoding = busy.encoding();
     let d = rung.decimation.max(1) as u64;
     let span = grid.end_frame - grid.start_frame;
     let wanted: std::collections::BTreeSet<u64> = if samples == 0 {
@@ -211,11 +213,12 @@ fn encode_and_measure(
         }
     });
     let video = encode_rung(frames, grid, rung, &shots);
+    drop(encoding);
     let video = video?;
     // A decode that stopped short fails the chunk: nothing to measure.
     let quality = (samples > 0 && received == span)
         .then(|| {
-            let _permit = measuring.acquire();
+            let _measuring = busy.measure();
             crate::measure::score_samples(&video, d, grid.start_frame, samples, seed, &kept)
         })
         .transpose()?;
@@ -649,50 +652,128 @@ impl ToSize {
     }
 }
 
-/// Rungs of one chunk measured at once. Measuring happens while the chunk holds its
-/// place (`gate`), after its encoders are gone, so with one place on two cores a
-/// single measuring thread would leave a core idle: two keep both busy (30 s 1080p
-/// benchmark, two slots: wall time within 2% of measuring outside the place, peak RSS
-/// 634-654 -> 542-557 MiB; one at a time: 475 MiB but 17% more wall time).
-const MEASURED_AT_ONCE: usize = 2;
+/// Threads of one chunk busy at once with its heavy work, encoders and measurements
+/// together, before another rung may start measuring. Measuring happens while the
+/// chunk holds its place (`gate`), so with one place on two cores a single measuring
+/// thread would leave a core idle once the encoders are gone: two keep both busy (30 s
+/// 1080p benchmark, two slots: wall time within 2% of measuring outside the place, peak
+/// RSS 634-654 -> 542-557 MiB; one at a time: 475 MiB but 17% more wall time). The
+/// encoders count too: the small rungs end first, and while the 1080p encoder (some
+/// 156 MiB) was still flushing its lookahead two libvmaf contexts at 1080p (about 126
+/// MiB each) came up beside it, the benchmark's peak (an RSS timeline: 545-559 MiB for
+/// half a second, 440-465 MiB while the four encoders run).
+const BUSY_AT_ONCE: usize = 2;
 
-/// A counting semaphore: at most `n` holders at once.
-struct Permits {
-    free: std::sync::Mutex<usize>,
-    freed: std::sync::Condvar,
+/// What one chunk's rung threads are doing: encoding (each rung from the start) or
+/// measuring. A rung measures only while fewer than `limit` threads are busy.
+struct Busy {
+    limit: usize,
+    /// (rungs still encoding, rungs measuring).
+    state: std::sync::Mutex<(usize, usize)>,
+    changed: std::sync::Condvar,
 }
 
-struct Permit<'a>(&'a Permits);
+/// A rung's encode, counted busy until dropped (an encode that fails too).
+struct Encoding<'a>(&'a Busy);
 
-impl Permits {
-    fn new(n: usize) -> Self {
+/// A rung's measurement, counted busy until dropped.
+struct Measuring<'a>(&'a Busy);
+
+impl Busy {
+    /// `encoders` rungs, all counted as encoding from the start: a rung that ends
+    /// before another's thread has begun cannot measure beside it.
+    fn new(encoders: usize, limit: usize) -> Self {
         Self {
-            free: std::sync::Mutex::new(n.max(1)),
-            freed: std::sync::Condvar::new(),
+            limit: limit.max(1),
+            state: std::sync::Mutex::new((encoders, 0)),
+            changed: std::sync::Condvar::new(),
         }
     }
 
-    fn acquire(&self) -> Permit<'_> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, usize)> {
         // A holder that panicked poisons nothing worth keeping.
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        while *free == 0 {
-            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One of the rungs counted in `new`: its encode.
+    fn encoding(&self) -> Encoding<'_> {
+        Encoding(self)
+    }
+
+    /// Wait until fewer than `limit` threads are busy, then measure.
+    fn measure(&self) -> Measuring<'_> {
+        let mut s = self.lock();
+        while s.0 + s.1 >= self.limit {
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
         }
-        *free -= 1;
-        Permit(self)
+        s.1 += 1;
+        Measuring(self)
     }
 }
 
-impl Drop for Permit<'_> {
+impl Drop for Encoding<'_> {
     fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.0.freed.notify_one();
+        self.0.lock().0 -= 1;
+        self.0.changed.notify_all();
+    }
+}
+
+impl Drop for Measuring<'_> {
+    fn drop(&mut self) {
+        self.0.lock().1 -= 1;
+        self.0.changed.notify_all();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Four rungs, two busy at once: nothing measures while two or more encoders run,
+    /// one measurement starts beside the last encoder, a second once it is gone.
+    #[test]
+    fn rungs_measure_only_while_fewer_than_two_threads_are_busy() {
+        let busy = Busy::new(4, 2);
+        let mut encoders: Vec<Encoding> = (0..4).map(|_| busy.encoding()).collect();
+        let (started, measuring) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let released = std::sync::Mutex::new(released);
+        let quiet = std::time::Duration::from_millis(200);
+        let soon = std::time::Duration::from_secs(10);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                let (busy, started, released) = (&busy, started.clone(), &released);
+                s.spawn(move || {
+                    let m = busy.measure();
+                    started.send(()).unwrap();
+                    // Measures until the test lets it go.
+                    released.lock().unwrap().recv().unwrap();
+                    drop(m);
+                });
+            }
+            encoders.truncate(2);
+            assert!(
+                measuring.recv_timeout(quiet).is_err(),
+                "beside two encoders"
+            );
+            encoders.truncate(1);
+            measuring
+                .recv_timeout(soon)
+                .expect("one measures beside the last encoder");
+            assert!(
+                measuring.recv_timeout(quiet).is_err(),
+                "two beside an encoder"
+            );
+            encoders.clear();
+            measuring
+                .recv_timeout(soon)
+                .expect("two measure once the encoders are gone");
+            assert_eq!(*busy.lock(), (0, 2));
+            release.send(()).unwrap();
+            release.send(()).unwrap();
+        });
+        assert_eq!(*busy.lock(), (0, 0));
+    }
 
     /// Key frames (output frame numbers) of 48 still grey 64x64 frames at 24 fps, IDR
     /// grid 48, encoded with `shots` as shot IDRs and one rendition frame in `d`.
