@@ -3,10 +3,10 @@
 //! A chunk encode runs one x264 per rung at the same time, and those encoders are most
 //! of a worker's memory (a 720p veryfast x264 holds some 75 MiB of frames for its
 //! lookahead, a 1080p one 156 MiB); measuring its renditions afterwards holds libvmaf
-//! contexts of about 100 MB each at 1080p. Two chunks encoding together doubled the
+//! contexts of about 126 MiB each at 1080p. Two chunks encoding together doubled the
 //! peak, and one chunk measuring while the next encoded added some 180 MiB. One
-//! chunk's rung threads alone already outnumber two cores, and its measuring runs two
-//! rungs at a time, so the cores stay as busy when a process lets `limit` chunks hold
+//! chunk's rung threads alone already outnumber two cores, and it keeps two threads
+//! busy encoding or measuring to its end (`video::BUSY_AT_ONCE`), so the cores stay as busy when a process lets `limit` chunks hold
 //! a place at once and a chunk keeps its place until it has measured. Scheduling
 //! only: what is encoded and measured is the same.
 
