@@ -6,9 +6,10 @@
 //! contexts of about 126 MiB each at 1080p. Two chunks encoding together doubled the
 //! peak, and one chunk measuring while the next encoded added some 180 MiB. One
 //! chunk's rung threads alone already outnumber two cores, and it keeps two threads
-//! busy encoding or measuring to its end (`video::BUSY_AT_ONCE`), so the cores stay as busy when a process lets `limit` chunks hold
-//! a place at once and a chunk keeps its place until it has measured. Scheduling
-//! only: what is encoded and measured is the same.
+//! busy encoding or measuring to its end (`video::BUSY_AT_ONCE`), so the cores stay
+//! as busy when a process lets `limit` chunks hold a place at once and a chunk keeps
+//! its place until it has measured. Scheduling only: what is encoded and measured is
+//! the same.
 
 use std::sync::{Condvar, Mutex};
 
