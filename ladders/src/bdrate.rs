@@ -5,6 +5,7 @@
 //! JVET/AOM tools instead of the original cubic polynomial fit, which overshoots with
 //! four or more points — and integrated numerically.
 
+use crate::pchip::Pchip;
 use crate::LadderError;
 
 /// BD-rate of `test` against `anchor`, percent: negative means `test` needs fewer bits
@@ -48,8 +49,7 @@ pub fn bd_rate(anchor: &[(f64, f64)], test: &[(f64, f64)]) -> Result<f64, Ladder
 /// ln(rate) as a monotone piecewise cubic function of quality.
 struct Curve {
     q: Vec<f64>,
-    r: Vec<f64>,
-    slope: Vec<f64>,
+    log_rate: Pchip,
 }
 
 fn curve(which: &str, pts: &[(f64, f64)]) -> Result<Curve, LadderError> {
@@ -77,63 +77,14 @@ fn curve(which: &str, pts: &[(f64, f64)]) -> Result<Curve, LadderError> {
         }
     }
     let q: Vec<f64> = p.iter().map(|x| x.1).collect();
-    let r: Vec<f64> = p.iter().map(|x| x.0.ln()).collect();
-    let slope = pchip_slopes(&q, &r);
-    Ok(Curve { q, r, slope })
-}
-
-/// Fritsch–Carlson slopes: a monotone cubic Hermite interpolant through the points.
-fn pchip_slopes(x: &[f64], y: &[f64]) -> Vec<f64> {
-    let n = x.len();
-    let d: Vec<f64> = (0..n - 1)
-        .map(|i| (y[i + 1] - y[i]) / (x[i + 1] - x[i]))
-        .collect();
-    if n == 2 {
-        return vec![d[0], d[0]];
-    }
-    let mut m = vec![0.0; n];
-    for i in 1..n - 1 {
-        if d[i - 1] * d[i] <= 0.0 {
-            m[i] = 0.0;
-        } else {
-            let (h0, h1) = (x[i] - x[i - 1], x[i + 1] - x[i]);
-            let (w1, w2) = (2.0 * h1 + h0, h1 + 2.0 * h0);
-            m[i] = (w1 + w2) / (w1 / d[i - 1] + w2 / d[i]);
-        }
-    }
-    // One-sided, shape-preserving end slopes.
-    let end = |h0: f64, h1: f64, d0: f64, d1: f64| {
-        let s = ((2.0 * h0 + h1) * d0 - h0 * d1) / (h0 + h1);
-        if s.signum() != d0.signum() {
-            0.0
-        } else if d0.signum() != d1.signum() && s.abs() > 3.0 * d0.abs() {
-            3.0 * d0
-        } else {
-            s
-        }
-    };
-    m[0] = end(x[1] - x[0], x[2] - x[1], d[0], d[1]);
-    m[n - 1] = end(x[n - 1] - x[n - 2], x[n - 2] - x[n - 3], d[n - 2], d[n - 3]);
-    m
+    let by_quality: Vec<(f64, f64)> = p.iter().map(|x| (x.1, x.0.ln())).collect();
+    let log_rate = Pchip::new(&by_quality).expect("qualities checked finite and rising");
+    Ok(Curve { q, log_rate })
 }
 
 impl Curve {
     fn log_rate(&self, q: f64) -> f64 {
-        let n = self.q.len();
-        let i = match self.q.iter().position(|&x| x > q) {
-            Some(0) => 0,
-            Some(i) => i - 1,
-            None => n - 2,
-        }
-        .min(n - 2);
-        let (x0, x1) = (self.q[i], self.q[i + 1]);
-        let h = x1 - x0;
-        let t = ((q - x0) / h).clamp(0.0, 1.0);
-        let (t2, t3) = (t * t, t * t * t);
-        (2.0 * t3 - 3.0 * t2 + 1.0) * self.r[i]
-            + (t3 - 2.0 * t2 + t) * h * self.slope[i]
-            + (-2.0 * t3 + 3.0 * t2) * self.r[i + 1]
-            + (t3 - t2) * h * self.slope[i + 1]
+        self.log_rate.at_clamped(q)
     }
 }
 

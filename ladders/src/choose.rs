@@ -1,17 +1,23 @@
 //! Choosing a title's rungs along its convex hull.
 //!
-//! The top rung sits where the hull reaches the VMAF ceiling (more bits are not
-//! seen), or at the best measured point, or at `max_kbps`, whichever is cheapest. The
-//! lowest sits where the hull reaches the VMAF floor, but not below `min_kbps` nor
-//! below the cheapest measured point. Between them rungs are spaced evenly in
-//! log-bitrate, no further apart than `step_ratio`, at most `max_rungs`. Each rung
-//! takes the probe size whose curve is highest at its bitrate (a curve holds its best
-//! measurement beyond its top point), and sizes never shrink as bitrate rises.
+//! Each probe size's curve is its measured points in (log2 kbps, VMAF), read between
+//! them along a monotone cubic (`pchip`: the straight line between probes predicted
+//! about 1 VMAF low); a curve holds its best measurement beyond its top point. The
+//! best quality one encode can reach at a rate is the highest of the curves there.
+//!
+//! The top rung sits where that best quality reaches the VMAF ceiling (more bits are
+//! not seen), or at the best measured point, or at `max_kbps`, whichever is cheapest.
+//! The lowest sits where it reaches the VMAF floor, but not below `min_kbps` nor below
+//! the cheapest measured point. Between them rungs are spaced evenly in log-bitrate,
+//! no further apart than `step_ratio`, at most `max_rungs`. Each rung takes the probe
+//! size whose curve is highest at its bitrate, and sizes never shrink as bitrate
+//! rises.
 
 use serde::{Deserialize, Serialize};
 
 use crate::fit::FittedRung;
-use crate::hull::{crf_at, crossing, curves, interpolate, upper_hull, Measured};
+use crate::hull::{crf_at, curves, interpolate, upper_hull, Measured};
+use crate::pchip::Pchip;
 use crate::policy::FinalRateControl;
 use crate::{LadderError, MasterShape, PerTitlePolicy};
 
@@ -74,9 +80,13 @@ pub fn choose_ladder(
     let (x_lo, x_hi) = (line[0].0, line[line.len() - 1].0);
     let (min_x, max_x) = ((r.min_kbps as f64).log2(), (r.max_kbps as f64).log2());
 
-    let ceiling = crossing(&line, r.vmaf_ceiling);
+    let curves = size_curves(points);
+    let ceiling = best_reaches(&curves, x_lo, x_hi, r.vmaf_ceiling);
     let (mut top, mut top_reason) = match ceiling {
-        Some(x) => (x, format!("hull reaches VMAF {} here", r.vmaf_ceiling)),
+        Some(x) => (
+            x,
+            format!("the best size reaches VMAF {} here", r.vmaf_ceiling),
+        ),
         None => (
             x_hi,
             format!(
@@ -94,7 +104,7 @@ pub fn choose_ladder(
         top = min_x;
         top_reason = format!("raised to min_kbps {}", r.min_kbps);
     }
-    let floor = crossing(&line, r.vmaf_floor).unwrap_or(x_hi);
+    let floor = best_reaches(&curves, x_lo, x_hi, r.vmaf_floor).unwrap_or(x_hi);
     let bottom = floor.max(x_lo).max(min_x).min(top);
 
     let step = r.step_ratio.log2();
@@ -108,28 +118,12 @@ pub fn choose_ladder(
             .collect()
     };
 
-    let curves = curves(points);
     let mut rungs: Vec<ChosenRung> = Vec::new();
     let mut min_height = 0;
     for x in xs {
         let kbps = ((x.exp2() / ROUND_KBPS).round() * ROUND_KBPS).max(ROUND_KBPS);
-        // The size whose curve is highest here. Above a curve's measured range its
-        // best measurement holds (more bits do not make a picture worse), a lower
-        // bound; below its range a size is not considered. Outside every curve, the
-        // size of the nearest hull point.
-        let best = curves
-            .iter()
-            .filter_map(|(s, c)| {
-                let last = c.last()?;
-                let q = if x > last.0 {
-                    Some(last.1)
-                } else {
-                    interpolate(c, x)
-                };
-                q.map(|q| (*s, q))
-            })
-            .filter(|(s, _)| s.1 >= min_height)
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(a.0 .1.cmp(&b.0 .1)));
+        // Outside every curve, the size of the nearest hull point.
+        let best = best_at(&curves, x, min_height);
         let (size, q) = match best {
             Some(b) => b,
             None => {
@@ -186,6 +180,64 @@ pub fn choose_ladder(
         rungs,
         top_reason,
     })
+}
+
+/// Each probe size's curve, largest size first. Probes of one size at the same rate
+/// (a still picture's, whose rate hardly moves with the CRF) count once, at their best.
+fn size_curves(points: &[Measured]) -> Vec<((u32, u32), Pchip)> {
+    curves(points)
+        .into_iter()
+        .filter_map(|(size, mut line)| {
+            line.dedup_by(|b, a| {
+                let same = (b.0 - a.0).abs() < 1e-9;
+                if same {
+                    a.1 = a.1.max(b.1);
+                }
+                same
+            });
+            Some((size, Pchip::new(&line)?))
+        })
+        .collect()
+}
+
+/// The size whose curve is highest at `x` (log2 kbit/s) among sizes at least
+/// `min_height` tall, and its VMAF there. Above a curve's measured range its best
+/// measurement holds (more bits do not make a picture worse), a lower bound; below its
+/// range a size is not considered. On equal quality the larger size.
+fn best_at(curves: &[((u32, u32), Pchip)], x: f64, min_height: u32) -> Option<((u32, u32), f64)> {
+    curves
+        .iter()
+        .filter(|(s, _)| s.1 >= min_height)
+        .filter_map(|(s, c)| {
+            let last = c.last();
+            let q = if x > last.0 { Some(last.1) } else { c.at(x) };
+            q.map(|q| (*s, q))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(a.0 .1.cmp(&b.0 .1)))
+}
+
+/// The lowest rate in `lo..=hi` (log2 kbit/s) at which the best curve reaches VMAF
+/// `y`; None if it does not by `hi`.
+fn best_reaches(curves: &[((u32, u32), Pchip)], lo: f64, hi: f64, y: f64) -> Option<f64> {
+    let reaches = |x: f64| best_at(curves, x, 0).is_some_and(|(_, q)| q >= y);
+    if reaches(lo) {
+        return Some(lo);
+    }
+    // A scan finds the first step that reaches it (curves of noisy probes need not
+    // rise everywhere), then bisection the crossing inside that step.
+    const STEPS: u32 = 512;
+    let at = |i: u32| lo + (hi - lo) * i as f64 / STEPS as f64;
+    let i = (1..=STEPS).find(|&i| reaches(at(i)))?;
+    let (mut below, mut above) = (at(i - 1), at(i));
+    for _ in 0..48 {
+        let mid = 0.5 * (below + above);
+        if reaches(mid) {
+            above = mid;
+        } else {
+            below = mid;
+        }
+    }
+    Some(above)
 }
 
 impl Decision {

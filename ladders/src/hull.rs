@@ -103,21 +103,6 @@ pub(crate) fn interpolate(line: &[(f64, f64)], x: f64) -> Option<f64> {
     Some(last.1)
 }
 
-/// The first x at which a rising polyline reaches `y`; None if it never does.
-pub(crate) fn crossing(line: &[(f64, f64)], y: f64) -> Option<f64> {
-    let first = line.first()?;
-    if first.1 >= y {
-        return Some(first.0);
-    }
-    for w in line.windows(2) {
-        if w[1].1 >= y {
-            let t = (y - w[0].1) / (w[1].1 - w[0].1);
-            return Some(w[0].0 + t * (w[1].0 - w[0].0));
-        }
-    }
-    None
-}
-
 /// A probe size and its curve in (log2 kbps, VMAF).
 pub(crate) type SizeCurve = ((u32, u32), Vec<(f64, f64)>);
 

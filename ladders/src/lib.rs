@@ -12,6 +12,7 @@ mod error;
 mod fit;
 mod grid;
 mod hull;
+mod pchip;
 mod policy;
 mod preset;
 mod probing;

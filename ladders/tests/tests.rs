@@ -284,6 +284,54 @@ mod per_title {
     }
 
     #[test]
+    fn rungs_are_predicted_along_their_sizes_bending_curve() {
+        // One size whose quality bends with log-rate, as measured ones do: between
+        // probes the prediction lies above the straight line and below the next probe,
+        // and the top rung sits where the curve (not the line) reaches the ceiling.
+        let probes = [(300.0, 60.0), (700.0, 80.0), (1600.0, 92.0), (4000.0, 97.0)];
+        let pts: Vec<Measured> = probes
+            .iter()
+            .enumerate()
+            .map(|(i, &(k, q))| point(SIZES[1], 36.0 - 7.0 * i as f32, k, q))
+            .collect();
+        let policy = builtin_policy();
+        let d = choose_ladder(&policy, shape(), &pts).unwrap();
+        let chord = |x: f64| {
+            let w = probes
+                .windows(2)
+                .find(|w| x <= w[1].0.log2())
+                .expect("inside the probes");
+            let (x0, x1) = (w[0].0.log2(), w[1].0.log2());
+            (w[0].1 + (x - x0) / (x1 - x0) * (w[1].1 - w[0].1), w[1].1)
+        };
+        let mut between = 0;
+        for r in &d.rungs {
+            let x = (r.rung.bitrate as f64 / 1000.0).log2();
+            if probes.iter().any(|p| (p.0.log2() - x).abs() < 0.05) {
+                continue;
+            }
+            let (line, next) = chord(x);
+            assert!(
+                r.predicted_vmaf > line + 0.1 && r.predicted_vmaf < next,
+                "{} kbit/s: {} against the line's {line}\n{}",
+                r.rung.bitrate / 1000,
+                r.predicted_vmaf,
+                d.table()
+            );
+            between += 1;
+        }
+        assert!(between >= 2, "{}", d.table());
+        let top = d.rungs.last().unwrap();
+        assert!(
+            (top.predicted_vmaf - policy.rungs.vmaf_ceiling).abs() < 0.01,
+            "{}",
+            d.table()
+        );
+        // The line would reach 94 at 1600 * 2.5^0.4 = 2310 kbit/s.
+        assert!(top.rung.bitrate < 2_250_000, "{}", d.table());
+    }
+
+    #[test]
     fn master_smaller_than_every_probe_size() {
         let policy = builtin_policy();
         let small = MasterShape {
