@@ -7,9 +7,8 @@
 # choosing quality per window (per shot) could gain over one CRF per rung, each
 # window's curves being known exactly: upper bounds, since they pay for no probing.
 #
-# The clips are first re-encoded to an intermediate with an I-frame every IDR interval
-# (MPEG-2 at q 1, no B-frames), so that windows are cut exactly by stream copy; every
-# figure compares encodes of those same pictures.
+# The windows are cut by scripts/clip-windows.sh (exact cuts of an all-I intermediate);
+# every figure compares encodes of those same pictures.
 #
 #   scripts/bench-windows.sh
 #   CLIPS="trailer film" BENCH_DIR=/tmp/w POLICY=my-policy.toml scripts/bench-windows.sh
@@ -25,14 +24,6 @@ V=$PWD/target/release/vodfarm
 export VODFARM_LOG=error
 
 frames() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of default=nw=1:nk=1 "$1" | head -1; }
-rate() { # the video's frame rate as num/den (avg_frame_rate, else r_frame_rate)
-  local r
-  for key in avg_frame_rate r_frame_rate; do
-    r=$(ffprobe -v error -select_streams v:0 -show_entries stream=$key -of default=nw=1:nk=1 "$1" | head -1)
-    case $r in 0/*|*/0|"") ;; *) echo "$r"; return ;; esac
-  done
-  echo "error: $1 has no frame rate" >&2; exit 1
-}
 
 # Analyses are kept per policy and clip length, so that runs with another policy or
 # length never read these.
@@ -42,15 +33,8 @@ mkdir -p "$A"
 for clip in $CLIPS; do
   [ "${SUMMARY_ONLY:-0}" = 1 ] && break
   c=$W/$clip-${CLIP_SECONDS}s
-  scripts/real-clip.sh "$clip" "$c.ts" "$CLIP_SECONDS"
-  # One IDR interval: the farm's 2 s grid in whole frames.
-  gop=$(rate "$c.ts" | awk -F/ '{printf "%d", 2 * $1 / $2 + 0.5}')
-  if ! [ -f "$c.w0.ts" ]; then
-    ffmpeg -v error -y -i "$c.ts" -an -c:v mpeg2video -q:v 1 -qmin 1 -bf 0 -g "$gop" \
-      -sc_threshold 1000000000 -f mpegts "$c.intermediate.ts"
-    ffmpeg -v error -y -i "$c.intermediate.ts" -c copy -f segment -segment_time 2 \
-      -reset_timestamps 1 -segment_format mpegts "$c.w%d.ts"
-  fi
+  # Frames in one IDR interval: the farm's 2 s grid in whole frames.
+  gop=$(scripts/clip-windows.sh "$clip" "$c" "$CLIP_SECONDS")
   n=0 all=0
   for f in "$c".w*.ts; do
     all=$((all + 1))
