@@ -81,7 +81,7 @@ pub fn choose_ladder(
     let (min_x, max_x) = ((r.min_kbps as f64).log2(), (r.max_kbps as f64).log2());
 
     let curves = size_curves(points);
-    let ceiling = best_reaches(&curves, x_lo, x_hi, r.vmaf_ceiling);
+    let ceiling = best_reaches(&curves, x_lo, r.vmaf_ceiling);
     let (mut top, mut top_reason) = match ceiling {
         Some(x) => (
             x,
@@ -104,7 +104,7 @@ pub fn choose_ladder(
         top = min_x;
         top_reason = format!("raised to min_kbps {}", r.min_kbps);
     }
-    let floor = best_reaches(&curves, x_lo, x_hi, r.vmaf_floor).unwrap_or(x_hi);
+    let floor = best_reaches(&curves, x_lo, r.vmaf_floor).unwrap_or(x_hi);
     let bottom = floor.max(x_lo).max(min_x).min(top);
 
     let step = r.step_ratio.log2();
@@ -183,11 +183,13 @@ pub fn choose_ladder(
 }
 
 /// Each probe size's curve, largest size first. Probes of one size at the same rate
-/// (a still picture's, whose rate hardly moves with the CRF) count once, at their best.
+/// (a still picture's, whose rate hardly moves with the CRF) count once, at their best;
+/// a probe without a finite VMAF does not count (it would not take its size with it).
 fn size_curves(points: &[Measured]) -> Vec<((u32, u32), Pchip)> {
     curves(points)
         .into_iter()
         .filter_map(|(size, mut line)| {
+            line.retain(|p| p.0.is_finite() && p.1.is_finite());
             line.dedup_by(|b, a| {
                 let same = (b.0 - a.0).abs() < 1e-9;
                 if same {
@@ -209,35 +211,24 @@ fn best_at(curves: &[((u32, u32), Pchip)], x: f64, min_height: u32) -> Option<((
         .iter()
         .filter(|(s, _)| s.1 >= min_height)
         .filter_map(|(s, c)| {
-            let last = c.last();
-            let q = if x > last.0 { Some(last.1) } else { c.at(x) };
+            let q = if x > c.range().1 {
+                Some(c.best())
+            } else {
+                c.at(x)
+            };
             q.map(|q| (*s, q))
         })
         .max_by(|a, b| a.1.total_cmp(&b.1).then(a.0 .1.cmp(&b.0 .1)))
 }
 
-/// The lowest rate in `lo..=hi` (log2 kbit/s) at which the best curve reaches VMAF
-/// `y`; None if it does not by `hi`.
-fn best_reaches(curves: &[((u32, u32), Pchip)], lo: f64, hi: f64, y: f64) -> Option<f64> {
-    let reaches = |x: f64| best_at(curves, x, 0).is_some_and(|(_, q)| q >= y);
-    if reaches(lo) {
-        return Some(lo);
-    }
-    // A scan finds the first step that reaches it (curves of noisy probes need not
-    // rise everywhere), then bisection the crossing inside that step.
-    const STEPS: u32 = 512;
-    let at = |i: u32| lo + (hi - lo) * i as f64 / STEPS as f64;
-    let i = (1..=STEPS).find(|&i| reaches(at(i)))?;
-    let (mut below, mut above) = (at(i - 1), at(i));
-    for _ in 0..48 {
-        let mid = 0.5 * (below + above);
-        if reaches(mid) {
-            above = mid;
-        } else {
-            below = mid;
-        }
-    }
-    Some(above)
+/// The lowest rate, not below `lo` (log2 kbit/s), at which some size's curve reaches
+/// VMAF `y`: where the best of them first does. None if none does.
+fn best_reaches(curves: &[((u32, u32), Pchip)], lo: f64, y: f64) -> Option<f64> {
+    curves
+        .iter()
+        .filter_map(|(_, c)| c.first_reaching(y))
+        .min_by(f64::total_cmp)
+        .map(|x| x.max(lo))
 }
 
 impl Decision {

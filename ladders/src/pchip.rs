@@ -55,6 +55,32 @@ impl Pchip {
         Some(self.at_clamped(x))
     }
 
+    /// The highest value at a point.
+    pub(crate) fn best(&self) -> f64 {
+        self.y.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    /// The lowest x at which the curve reaches `target`; None if it never does. Exact
+    /// (to float precision) wherever the points go: each piece between two points is
+    /// monotone and stays between them, so the curve first reaches `target` on the
+    /// piece that ends at the first point at or above it.
+    pub(crate) fn first_reaching(&self, target: f64) -> Option<f64> {
+        let i = self.y.iter().position(|&y| y >= target)?;
+        if i == 0 {
+            return Some(self.x[0]);
+        }
+        let (mut below, mut above) = (self.x[i - 1], self.x[i]);
+        for _ in 0..64 {
+            let mid = 0.5 * (below + above);
+            if self.at_clamped(mid) >= target {
+                above = mid;
+            } else {
+                below = mid;
+            }
+        }
+        Some(above)
+    }
+
     /// The value at `x`, taken at the nearer end outside the points' range.
     pub(crate) fn at_clamped(&self, x: f64) -> f64 {
         let n = self.x.len();
@@ -138,7 +164,42 @@ mod tests {
         assert!(c.at(1.5).unwrap() > 77.5);
     }
 
+    #[test]
+    fn a_curve_first_reaches_a_value_at_its_first_crossing() {
+        // Just above 94 at one probe, below after it, above again later: the first
+        // crossing, not a later one (a scan of the range stepped over the narrow peak).
+        let c = Pchip::new(&[(0.0, 80.0), (1.0, 94.0001), (2.0, 85.0), (3.0, 96.0)]).unwrap();
+        let x = c.first_reaching(94.0).unwrap();
+        assert!(x > 0.9 && x <= 1.0, "{x}");
+        assert_eq!(c.first_reaching(79.0), Some(0.0));
+        assert_eq!(c.first_reaching(97.0), None);
+        assert_eq!(c.best(), 96.0);
+    }
+
     proptest! {
+        /// The first crossing reaches the value, and nothing before it does.
+        #[test]
+        fn first_reaching_is_the_first_crossing(
+            ys in proptest::collection::vec(0.0f64..100.0, 1..8),
+            target in 0.0f64..100.0,
+            probes in proptest::collection::vec(0.0f64..1.0, 1..40),
+        ) {
+            let pts: Vec<(f64, f64)> = ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect();
+            let c = Pchip::new(&pts).unwrap();
+            match c.first_reaching(target) {
+                None => prop_assert!(ys.iter().all(|&y| y < target)),
+                Some(x) => {
+                    prop_assert!(c.at(x).unwrap() >= target - 1e-9);
+                    for t in probes {
+                        let before = c.range().0 + t * (x - c.range().0);
+                        if before < x - 1e-9 {
+                            prop_assert!(c.at(before).unwrap() < target + 1e-9, "{before} {x}");
+                        }
+                    }
+                }
+            }
+        }
+
         /// Through rising points the curve rises and stays between its neighbours.
         #[test]
         fn monotone_data_gives_a_monotone_curve_without_overshoot(

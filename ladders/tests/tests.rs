@@ -332,6 +332,19 @@ mod per_title {
     }
 
     #[test]
+    fn a_probe_without_a_vmaf_does_not_take_its_size_off_the_ladder() {
+        let mut pts = curve_points(1.0);
+        let i = pts
+            .iter()
+            .position(|p| p.height == 1080 && p.crf == 27.0)
+            .unwrap();
+        pts[i].vmaf = f64::NAN;
+        let d = choose_ladder(&builtin_policy(), shape(), &pts).unwrap();
+        assert_eq!(d.rungs.last().unwrap().rung.height, 1080, "{}", d.table());
+        assert!(d.rungs.iter().all(|r| r.predicted_vmaf.is_finite()));
+    }
+
+    #[test]
     fn master_smaller_than_every_probe_size() {
         let policy = builtin_policy();
         let small = MasterShape {

@@ -121,13 +121,14 @@ pub fn encode_chunk(
     // One encoder thread per rung, fed the same decoded frames.
     let mut senders = Vec::new();
     let mut handles = Vec::new();
-    let busy = Arc::new(Busy::new(rungs.len(), BUSY_AT_ONCE));
+    let busy = Busy::new(BUSY_AT_ONCE);
+    let encodings: Vec<Encoding> = rungs.iter().map(|_| Busy::encoding(&busy)).collect();
     let shots: Arc<[u64]> = shot_idrs
         .iter()
         .copied()
         .filter(|s| (grid.start_frame..grid.end_frame).contains(s))
         .collect();
-    for rung in rungs.iter().cloned() {
+    for (rung, encoding) in rungs.iter().cloned().zip(encodings) {
         let (tx, rx) = mpsc::sync_channel::<(u64, Arc<frame::Video>)>(4);
         senders.push(tx);
         let chunk = ChunkShare {
@@ -136,6 +137,7 @@ pub fn encode_chunk(
             samples,
             seed,
             busy: busy.clone(),
+            encoding,
             place: place.clone(),
         };
         handles.push(std::thread::spawn(move || {
@@ -174,6 +176,8 @@ struct ChunkShare {
     seed: u64,
     /// Which of the chunk's rungs are encoding and measuring.
     busy: Arc<Busy>,
+    /// This rung's encode, counted in `busy`.
+    encoding: Encoding,
     /// The chunk's place among the process's encodes.
     place: Arc<crate::gate::Place>,
 }
@@ -191,9 +195,9 @@ fn encode_and_measure(
         samples,
         seed,
         busy,
+        encoding,
         place,
     } = chunk;
-    let encoding = busy.encoding();
     let d = rung.decimation.max(1) as u64;
     let span = grid.end_frame - grid.start_frame;
     let wanted: std::collections::BTreeSet<u64> = if samples == 0 {
@@ -664,30 +668,28 @@ impl ToSize {
 /// half a second, 440-465 MiB while the four encoders run).
 const BUSY_AT_ONCE: usize = 2;
 
-/// What one chunk's rung threads are doing: encoding (each rung from the start) or
-/// measuring. A rung measures only while fewer than `limit` threads are busy.
+/// What one chunk's rung threads are doing: encoding or measuring. A rung measures
+/// only while fewer than `limit` threads are busy.
 struct Busy {
     limit: usize,
-    /// (rungs still encoding, rungs measuring).
+    /// (rungs encoding, rungs measuring).
     state: std::sync::Mutex<(usize, usize)>,
     changed: std::sync::Condvar,
 }
 
 /// A rung's encode, counted busy until dropped (an encode that fails too).
-struct Encoding<'a>(&'a Busy);
+struct Encoding(Arc<Busy>);
 
 /// A rung's measurement, counted busy until dropped.
 struct Measuring<'a>(&'a Busy);
 
 impl Busy {
-    /// `encoders` rungs, all counted as encoding from the start: a rung that ends
-    /// before another's thread has begun cannot measure beside it.
-    fn new(encoders: usize, limit: usize) -> Self {
-        Self {
+    fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
             limit: limit.max(1),
-            state: std::sync::Mutex::new((encoders, 0)),
+            state: std::sync::Mutex::new((0, 0)),
             changed: std::sync::Condvar::new(),
-        }
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (usize, usize)> {
@@ -695,9 +697,11 @@ impl Busy {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One of the rungs counted in `new`: its encode.
-    fn encoding(&self) -> Encoding<'_> {
-        Encoding(self)
+    /// A rung's encode, counted from now: every rung's is taken before any rung thread
+    /// starts, so a rung that ends early cannot measure beside encoders not yet counted.
+    fn encoding(this: &Arc<Self>) -> Encoding {
+        this.lock().0 += 1;
+        Encoding(this.clone())
     }
 
     /// Wait until fewer than `limit` threads are busy, then measure.
@@ -711,7 +715,7 @@ impl Busy {
     }
 }
 
-impl Drop for Encoding<'_> {
+impl Drop for Encoding {
     fn drop(&mut self) {
         self.0.lock().0 -= 1;
         self.0.changed.notify_all();
@@ -733,21 +737,24 @@ mod tests {
     /// one measurement starts beside the last encoder, a second once it is gone.
     #[test]
     fn rungs_measure_only_while_fewer_than_two_threads_are_busy() {
-        let busy = Busy::new(4, 2);
-        let mut encoders: Vec<Encoding> = (0..4).map(|_| busy.encoding()).collect();
+        let busy = Busy::new(2);
+        let encoders: Vec<Encoding> = (0..4).map(|_| Busy::encoding(&busy)).collect();
         let (started, measuring) = mpsc::channel();
         let (release, released) = mpsc::channel::<()>();
         let released = std::sync::Mutex::new(released);
         let quiet = std::time::Duration::from_millis(200);
         let soon = std::time::Duration::from_secs(10);
         std::thread::scope(|s| {
+            // Owned here, so that a failed assertion drops them while unwinding and
+            // the measuring threads end (the test fails instead of hanging).
+            let (mut encoders, release) = (encoders, release);
             for _ in 0..2 {
                 let (busy, started, released) = (&busy, started.clone(), &released);
                 s.spawn(move || {
                     let m = busy.measure();
                     started.send(()).unwrap();
-                    // Measures until the test lets it go.
-                    released.lock().unwrap().recv().unwrap();
+                    // Measures until the test lets it go (or is gone).
+                    let _ = released.lock().unwrap().recv();
                     drop(m);
                 });
             }
