@@ -40,12 +40,6 @@ impl Pchip {
         (self.x[0], self.x[self.x.len() - 1])
     }
 
-    /// The last point.
-    pub(crate) fn last(&self) -> (f64, f64) {
-        let n = self.x.len() - 1;
-        (self.x[n], self.y[n])
-    }
-
     /// The value at `x`; None outside the points' range.
     pub(crate) fn at(&self, x: f64) -> Option<f64> {
         let (lo, hi) = self.range();
