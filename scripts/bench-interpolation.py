@@ -5,7 +5,8 @@ usage: bench-interpolation.py ANALYSIS.json...   (each probed at CRFs 22 25.5 29
 From each size's probes at 22, 29 and 36, predicts its VMAF at the bitrates measured at
 25.5 and 32.5 along the straight line in (log2 kbit/s, VMAF) and along a monotone cubic
 (Fritsch-Carlson, transcribed here from the published method, not from vodfarm's code),
-and prints measured minus predicted for both.
+and prints measured minus predicted for both; then the same for the CRF that gives
+the halfway points' bitrates (what a capped-CRF rung is encoded at).
 """
 import json
 import math
@@ -65,6 +66,7 @@ def cubic(x, y, t):
 
 def main(files):
     errors = {"line": [], "cubic": []}
+    crf_errors = {"line": [], "cubic": []}
     for f in files:
         points = json.load(open(f))["points"]
         for size in sorted({(p["width"], p["height"]) for p in points}):
@@ -74,6 +76,7 @@ def main(files):
             known = sorted((at[c] for c in KNOWN), key=lambda p: p["kbps"])
             x = [math.log2(p["kbps"]) for p in known]
             y = [p["vmaf"] for p in known]
+            crfs = [p["crf"] for p in known]
             if any(b <= a for a, b in zip(x, x[1:])):
                 continue  # equal rates at two CRFs: nothing to read between
             for c in HALFWAY:
@@ -83,10 +86,18 @@ def main(files):
                     continue  # outside the three probes' rates
                 errors["line"].append(v - a)
                 errors["cubic"].append(v - b)
+                crf_errors["line"].append(c - line(x, crfs, t))
+                crf_errors["cubic"].append(c - cubic(x, crfs, t))
     n = len(errors["line"])
     if n == 0:
         sys.exit("error: no halfway point lies between its size's probes")
     print(f"{len(files)} windows, {n} halfway points; measured - predicted VMAF:")
+    report(errors, n)
+    print("probed - predicted CRF at the halfway points' bitrates:")
+    report(crf_errors, n)
+
+
+def report(errors, n):
     for name, e in errors.items():
         print(f"  {name:<6} mean {statistics.mean(e):+.2f}  mean |e| "
               f"{statistics.mean(map(abs, e)):.2f}  max |e| {max(map(abs, e)):.2f}  "
