@@ -14,16 +14,13 @@ use crate::LadderError;
 pub fn bd_rate(anchor: &[(f64, f64)], test: &[(f64, f64)]) -> Result<f64, LadderError> {
     let a = curve("anchor", anchor)?;
     let t = curve("test", test)?;
-    let lo = a.q[0].max(t.q[0]);
-    let hi = a.q[a.q.len() - 1].min(t.q[t.q.len() - 1]);
+    let ((a_lo, a_hi), (t_lo, t_hi)) = (a.range(), t.range());
+    let (lo, hi) = (a_lo.max(t_lo), a_hi.min(t_hi));
     if hi - lo <= 1e-9 {
         return Err(LadderError::BdRate {
             detail: format!(
                 "quality ranges do not overlap (anchor {:.2}..{:.2}, test {:.2}..{:.2})",
-                a.q[0],
-                a.q[a.q.len() - 1],
-                t.q[0],
-                t.q[t.q.len() - 1]
+                a_lo, a_hi, t_lo, t_hi
             ),
         });
     }
@@ -48,7 +45,6 @@ pub fn bd_rate(anchor: &[(f64, f64)], test: &[(f64, f64)]) -> Result<f64, Ladder
 
 /// ln(rate) as a monotone piecewise cubic function of quality.
 struct Curve {
-    q: Vec<f64>,
     log_rate: Pchip,
 }
 
@@ -76,13 +72,17 @@ fn curve(which: &str, pts: &[(f64, f64)]) -> Result<Curve, LadderError> {
             )));
         }
     }
-    let q: Vec<f64> = p.iter().map(|x| x.1).collect();
     let by_quality: Vec<(f64, f64)> = p.iter().map(|x| (x.1, x.0.ln())).collect();
     let log_rate = Pchip::new(&by_quality).expect("qualities checked finite and rising");
-    Ok(Curve { q, log_rate })
+    Ok(Curve { log_rate })
 }
 
 impl Curve {
+    /// The qualities it covers.
+    fn range(&self) -> (f64, f64) {
+        self.log_rate.range()
+    }
+
     fn log_rate(&self, q: f64) -> f64 {
         self.log_rate.at_clamped(q)
     }
