@@ -24,12 +24,31 @@ use crate::{LadderError, MasterShape, PerTitlePolicy};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChosenRung {
     pub rung: FittedRung,
-    /// VMAF the probes predict for this rung (its size's curve at its bitrate).
+    /// VMAF the probes predict for this rung: its size's curve at its bitrate, or its
+    /// check's mean when it was checked.
     pub predicted_vmaf: f64,
+    /// The rung's own encode measured on windows across the title before it was
+    /// encoded, when the policy checks rungs: `predicted_vmaf` is then its VMAF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<RungCheck>,
     /// What the published rendition measured: added once the title is packaged, so
     /// that every decision says how honest its predictions were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured: Option<MeasuredRung>,
+}
+
+/// A chosen rung encoded with its final settings (size, CRF or bitrate, VBV cap) on
+/// windows spread over the title, before the title is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RungCheck {
+    /// Windows measured.
+    pub windows: u32,
+    /// Mean bitrate over them (kbit/s).
+    pub kbps: f64,
+    /// Mean VMAF over their scored frames.
+    pub vmaf: f64,
+    /// What the probe curves predicted at the rung's bitrate, before the check.
+    pub curve_vmaf: f64,
 }
 
 /// A published rendition's measured rate and quality: bitrate from all its segments,
@@ -160,6 +179,7 @@ pub fn choose_ladder(
         };
         rungs.push(ChosenRung {
             measured: None,
+            check: None,
             rung: FittedRung {
                 id: format!("v{}p-{kbps_u}k", size.0.min(size.1)),
                 width: size.0,
@@ -231,6 +251,21 @@ fn best_reaches(curves: &[((u32, u32), Pchip)], lo: f64, y: f64) -> Option<f64> 
         .map(|x| x.max(lo))
 }
 
+impl ChosenRung {
+    /// Record the rung's check (`windows` measured, at `kbps` and `vmaf` on average):
+    /// the check's VMAF becomes the prediction, the curves' is kept beside it.
+    pub fn checked(&mut self, windows: u32, kbps: f64, vmaf: f64) {
+        let curve_vmaf = self.check.map_or(self.predicted_vmaf, |c| c.curve_vmaf);
+        self.check = Some(RungCheck {
+            windows,
+            kbps,
+            vmaf,
+            curve_vmaf,
+        });
+        self.predicted_vmaf = vmaf;
+    }
+}
+
 impl Decision {
     pub fn fitted(&self) -> Vec<FittedRung> {
         self.rungs.iter().map(|r| r.rung.clone()).collect()
@@ -272,6 +307,12 @@ impl Decision {
                 r.rung.bitrate / 1000,
                 r.predicted_vmaf
             ));
+            if let Some(c) = &r.check {
+                s.push_str(&format!(
+                    " (checked on {} windows at {:.0} kbit/s; curves {:.1})",
+                    c.windows, c.kbps, c.curve_vmaf
+                ));
+            }
             if let Some(m) = &r.measured {
                 s.push_str(&format!(
                     "  measured {:.1} ({:+.1}) at {:.0} kbit/s, p5 {:.1}",

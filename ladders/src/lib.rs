@@ -20,7 +20,7 @@ mod shots;
 mod svg;
 
 pub use bdrate::bd_rate;
-pub use choose::{choose_ladder, ChosenRung, Decision, MeasuredRung};
+pub use choose::{choose_ladder, ChosenRung, Decision, MeasuredRung, RungCheck};
 pub use error::LadderError;
 pub use fit::{fit_ladder, FittedRung, MasterShape};
 pub use grid::{plan_grid, Grid};

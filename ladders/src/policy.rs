@@ -21,6 +21,11 @@ pub struct AnalysisPolicy {
     /// false (the default) probes every size at every CRF.
     #[serde(default)]
     pub adaptive: bool,
+    /// Rung check: when fewer than this many windows are probed, each chosen rung's own
+    /// encode is measured on this many windows spread over the title and its predicted
+    /// VMAF is their mean (see [`PerTitlePolicy::check_windows`]); 0: never.
+    #[serde(default)]
+    pub check_windows: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,6 +131,12 @@ impl PerTitlePolicy {
                 a.sample_share, a.min_windows, a.max_windows
             )));
         }
+        if a.check_windows > 64 {
+            return Err(bad(format!(
+                "check_windows {} outside 0..=64",
+                a.check_windows
+            )));
+        }
         if !(1..=30).contains(&a.vmaf_subsample) {
             return Err(bad(format!(
                 "vmaf_subsample {} outside 1..=30",
@@ -219,8 +230,28 @@ impl PerTitlePolicy {
         let k = ((intervals as f64 * a.sample_share).round() as u64)
             .clamp(a.min_windows as u64, a.max_windows as u64)
             .min(intervals);
-        (0..k).map(|i| (2 * i + 1) * intervals / (2 * k)).collect()
+        spread(intervals, k)
     }
+
+    /// Which IDR intervals to measure the chosen rungs on, when `probed` windows were
+    /// probed: none when those were at least `check_windows` (their average is close
+    /// enough to the title's), else `check_windows` of them spread evenly. One window
+    /// of a title a few shots long can sit 5-10 VMAF from the title at a CRF, and its
+    /// curves put a rung where the title's would not; measuring the rung's own encode
+    /// on windows across the title corrects the prediction without probing every
+    /// point of the grid there.
+    pub fn check_windows(&self, intervals: u64, probed: usize) -> Vec<u64> {
+        let k = self.analysis.check_windows as u64;
+        if probed as u64 >= k {
+            return vec![];
+        }
+        spread(intervals, k.min(intervals))
+    }
+}
+
+/// `k` of `intervals`, each at the middle of its share of the title.
+fn spread(intervals: u64, k: u64) -> Vec<u64> {
+    (0..k).map(|i| (2 * i + 1) * intervals / (2 * k)).collect()
 }
 
 #[cfg(test)]
@@ -234,6 +265,24 @@ mod tests {
             fps_num: 24,
             fps_den: 1,
         }
+    }
+
+    #[test]
+    fn rungs_are_checked_on_windows_across_a_title_only_probed_in_few() {
+        let mut p = builtin_policy();
+        p.analysis.check_windows = 4;
+        // A 20 s title (10 intervals): one probe window, four check windows spread.
+        assert_eq!(p.windows(10), vec![5]);
+        assert_eq!(p.check_windows(10, 1), vec![1, 3, 6, 8]);
+        // Fewer intervals than check windows: each once.
+        assert_eq!(p.check_windows(3, 1), vec![0, 1, 2]);
+        // Probed on enough windows already: no check.
+        assert!(p.check_windows(300, 12).is_empty());
+        assert!(p.check_windows(300, 4).is_empty());
+        p.analysis.check_windows = 0;
+        assert!(p.check_windows(10, 1).is_empty());
+        p.analysis.check_windows = 65;
+        assert!(p.validate().is_err());
     }
 
     #[test]

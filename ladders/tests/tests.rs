@@ -85,7 +85,7 @@ fn toml_errors_say_where_and_what() {
 }
 
 mod per_title {
-    use ladders::{builtin_policy, choose_ladder, upper_hull, MasterShape, Measured};
+    use ladders::{builtin_policy, choose_ladder, upper_hull, Decision, MasterShape, Measured};
     use proptest::prelude::*;
 
     const SIZES: &[(u32, u32)] = &[
@@ -342,6 +342,32 @@ mod per_title {
         let d = choose_ladder(&builtin_policy(), shape(), &pts).unwrap();
         assert_eq!(d.rungs.last().unwrap().rung.height, 1080, "{}", d.table());
         assert!(d.rungs.iter().all(|r| r.predicted_vmaf.is_finite()));
+    }
+
+    #[test]
+    fn a_checked_rung_is_predicted_by_its_check_and_keeps_the_curves_reading() {
+        let mut d = choose_ladder(&builtin_policy(), shape(), &curve_points(1.0)).unwrap();
+        let curve = d.rungs[0].predicted_vmaf;
+        d.rungs[0].checked(4, 600.0, curve + 5.0);
+        // Checked again (a retried analysis): the curves' reading is still the first.
+        d.rungs[0].checked(4, 610.0, curve + 6.0);
+        let c = d.rungs[0].check.unwrap();
+        assert_eq!((c.windows, c.kbps, c.vmaf), (4, 610.0, curve + 6.0));
+        assert_eq!(c.curve_vmaf, curve);
+        assert_eq!(d.rungs[0].predicted_vmaf, curve + 6.0);
+        assert!(d.table().contains("checked on 4 windows"), "{}", d.table());
+        // Stored and read back; a decision stored before checks existed reads as
+        // unchecked.
+        let json = serde_json::to_string(&d).unwrap();
+        let back: Decision = serde_json::from_str(&json).unwrap();
+        let b = back.rungs[0].check.unwrap();
+        assert_eq!((b.windows, b.kbps), (4, 610.0));
+        assert!((b.vmaf - c.vmaf).abs() < 1e-9 && (b.curve_vmaf - curve).abs() < 1e-9);
+        assert!(back.rungs[1..].iter().all(|r| r.check.is_none()));
+        let mut old: serde_json::Value = serde_json::from_str(&json).unwrap();
+        old["rungs"][0].as_object_mut().unwrap().remove("check");
+        let old: Decision = serde_json::from_value(old).unwrap();
+        assert!(old.rungs[0].check.is_none());
     }
 
     #[test]

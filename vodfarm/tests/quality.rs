@@ -332,6 +332,40 @@ fn per_title_run(
     (store, decision)
 }
 
+/// An 8 s title probed in one window (its third 2 s interval) that is far harder than
+/// the rest (heavy grain there only): the probe curves put every rung several VMAF
+/// below what the title gets. Each rung's own encode is then checked on four windows
+/// across the title, and its prediction, their mean, is what the published rendition
+/// measures (the farm's own sampled VMAF, stored in the decision).
+#[test]
+fn rungs_are_checked_on_windows_across_the_title() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, decision) = per_title_run(
+        tmp.path(),
+        "testsrc2=size=320x180:rate=24,noise=alls=60:allf=t:enable='between(t,4,6)'",
+        8,
+        "c",
+    );
+    let mut moved = 0.0f64;
+    for r in &decision.rungs {
+        let check = r.check.expect("a one-window title's rungs are checked");
+        assert_eq!(check.windows, 4, "{}", decision.table());
+        assert_eq!(r.predicted_vmaf, check.vmaf);
+        let measured = r.measured.expect("measured").vmaf;
+        assert!(
+            (measured - r.predicted_vmaf).abs() <= 3.0,
+            "{}: measured {measured:.1}, predicted {:.1}\n{}",
+            r.rung.id,
+            r.predicted_vmaf,
+            decision.table()
+        );
+        moved = moved.max((measured - check.curve_vmaf).abs());
+    }
+    // The check mattered: the probe window's curves alone were off by more than the
+    // tolerance on some rung.
+    assert!(moved > 3.0, "{}", decision.table());
+}
+
 /// A black master (and any still picture) costs a few kbit/s at every CRF, far below
 /// the per-title floor of 145 kbit/s: its rungs still encode (at a CRF near the
 /// probes', not the lossless CRF 0 that x264's High profile refuses) and publish.

@@ -1,6 +1,8 @@
 //! Per-title analysis: probe a few windows of a title's chunk files at the policy's
 //! grid of sizes × CRFs, average each point over the windows, and choose the rungs
-//! along the title's convex hull. One entry point for the ingest stage and `vodfarm
+//! along the title's convex hull; when the title was probed in fewer windows than the
+//! policy's `check_windows`, measure each chosen rung's own encode on that many
+//! windows across the title and predict its VMAF from them. One entry point for the ingest stage and `vodfarm
 //! ladder analyze`: [`split_master`] (probe, grid, split on it), then
 //! [`SplitMaster::analyse`].
 
@@ -11,7 +13,8 @@ use ladders::{
     choose_ladder, fit_ladder, plan_grid, Decision, Grid, MasterShape, Measured, PerTitlePolicy,
 };
 use media::{
-    AnalysisSettings, ChunkGrid, ProbeInfo, ProbePoint, QualityReport, Rational, SplitReport,
+    AnalysisSettings, ChunkGrid, ProbeInfo, ProbePoint, QualityReport, Rational, RungSettings,
+    SplitReport,
 };
 
 use crate::plan::LadderSpec;
@@ -118,12 +121,40 @@ pub struct TitleFrames {
     pub conversion: media::Conversion,
 }
 
+impl TitleFrames {
+    /// The window of one IDR interval from master frame `start` (the last may be
+    /// shorter).
+    fn window(&self, start: u64) -> ChunkGrid {
+        let idr = self.grid.idr_frames.max(1);
+        ChunkGrid {
+            fps: self.fps,
+            origin_pts: self.chunk_origin,
+            time_base: self.time_base,
+            start_frame: start,
+            end_frame: (start + idr).min(self.frame_count),
+            idr_frames: idr,
+        }
+    }
+
+    /// kbit/s of `bits` over `frames` master frames.
+    fn kbps(&self, bits: u64, frames: u64) -> f64 {
+        let seconds = frames as f64 * self.fps.den as f64 / self.fps.num as f64;
+        bits as f64 / seconds.max(1e-9) / 1000.0
+    }
+}
+
 /// The decision and what it cost.
 pub struct Analysis {
     /// The chosen ladder, with every measured point and the hull it was chosen from.
     pub decision: Decision,
     /// Probed windows (first frame of each).
     pub windows: Vec<u64>,
+    /// Windows the chosen rungs were checked on (first frame of each; empty when the
+    /// policy did not check them).
+    pub checks: Vec<u64>,
+    /// CPU seconds of the process while the rungs were checked (every thread's: the
+    /// checks' own in `ladder analyze`, more in a worker running other jobs beside).
+    pub check_cpu_s: f64,
     /// Wall-clock seconds the analysis took.
     pub wall_s: f64,
 }
@@ -153,17 +184,7 @@ pub fn analyse(
     };
     let grids: Vec<(u32, ChunkGrid)> = windows
         .iter()
-        .map(|&start| {
-            let grid = ChunkGrid {
-                fps: t.fps,
-                origin_pts: t.chunk_origin,
-                time_base: t.time_base,
-                start_frame: start,
-                end_frame: (start + idr).min(t.frame_count),
-                idr_frames: idr,
-            };
-            ((start / t.chunk_frames) as u32, grid)
-        })
+        .map(|&start| ((start / t.chunk_frames) as u32, t.window(start)))
         .collect();
     // Rounds of probes (see `ladders::next_probes`): each measured on every window
     // and averaged, until the hull's ends stop moving.
@@ -198,12 +219,11 @@ pub fn analyse(
                 .zip(per_point)
                 .map(|(p, (bits, frames, reports))| {
                     let q = QualityReport::merged(&reports);
-                    let seconds = frames as f64 * t.fps.den as f64 / t.fps.num as f64;
                     Measured {
                         width: p.width,
                         height: p.height,
                         crf: p.crf,
-                        kbps: bits as f64 / seconds.max(1e-9) / 1000.0,
+                        kbps: t.kbps(bits, frames),
                         vmaf: q.vmaf_mean,
                         vmaf_p5: q.vmaf_p5,
                         psnr_y: q.psnr_y_mean,
@@ -211,11 +231,91 @@ pub fn analyse(
                 }),
         );
     }
-    let decision = choose_ladder(policy, shape, &measured)
+    let mut decision = choose_ladder(policy, shape, &measured)
         .map_err(|e| StageError::Permanent(e.to_string()))?;
+    let checks: Vec<u64> = policy
+        .check_windows(intervals, windows.len())
+        .into_iter()
+        .map(|w| w * idr)
+        .collect();
+    let cpu_before = process_cpu_s();
+    if !checks.is_empty() {
+        check_rungs(
+            &mut decision,
+            policy,
+            t,
+            &checks,
+            &settings,
+            &mut chunk_file,
+        )?;
+    }
     Ok(Analysis {
         decision,
         windows,
+        check_cpu_s: if checks.is_empty() {
+            0.0
+        } else {
+            process_cpu_s() - cpu_before
+        },
+        checks,
         wall_s: started.elapsed().as_secs_f64(),
     })
+}
+
+/// User and system CPU seconds of this process so far, all threads.
+fn process_cpu_s() -> f64 {
+    // SAFETY: getrusage fills a struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Encode each chosen rung with its final settings on the windows starting at
+/// `starts` (master frames), and make each rung's mean VMAF over them its prediction.
+fn check_rungs(
+    decision: &mut Decision,
+    policy: &PerTitlePolicy,
+    t: &TitleFrames,
+    starts: &[u64],
+    settings: &AnalysisSettings,
+    chunk_file: &mut impl FnMut(u32) -> Result<PathBuf, StageError>,
+) -> Result<(), StageError> {
+    let rungs: Vec<RungSettings> = decision
+        .rungs
+        .iter()
+        .map(|r| RungSettings {
+            id: r.rung.id.clone(),
+            width: r.rung.width,
+            height: r.rung.height,
+            decimation: r.rung.decimation,
+            bitrate: r.rung.bitrate,
+            maxrate: r.rung.maxrate,
+            bufsize: r.rung.bufsize,
+            crf: r.rung.crf,
+            preset: policy.encode.preset.clone(),
+            profile: policy.encode.profile.clone(),
+            threads: crate::plan::X264_THREADS,
+            colour: t.conversion.output,
+        })
+        .collect();
+    let mut per_rung: Vec<(u64, u64, Vec<QualityReport>)> =
+        rungs.iter().map(|_| (0, 0, Vec::new())).collect();
+    for &start in starts {
+        let grid = t.window(start);
+        let file = chunk_file((start / t.chunk_frames) as u32)?;
+        let measures = media::measure_encodes(&file, grid, &rungs, settings)?;
+        for (acc, m) in per_rung.iter_mut().zip(measures) {
+            acc.0 += m.bits;
+            acc.1 += m.frames;
+            acc.2.push(m.quality);
+        }
+    }
+    for (r, (bits, frames, reports)) in decision.rungs.iter_mut().zip(per_rung) {
+        let q = QualityReport::merged(&reports);
+        r.checked(starts.len() as u32, t.kbps(bits, frames), q.vmaf_mean);
+    }
+    Ok(())
 }

@@ -269,6 +269,12 @@ pub struct Plan {
 /// A shot start closer than this to another IDR gets none of its own (seconds).
 pub const SHOT_IDR_MIN_GAP_S: f64 = 0.5;
 
+/// libx264 threads per rung in the plans ingest writes (`Plan::x264_threads`), and in
+/// the per-title analysis' rung checks, which encode as the final encode will. One: the
+/// bytes (and so the bits a check measures) do not depend on the machine, and a chunk's
+/// rungs run side by side.
+pub const X264_THREADS: u32 = 1;
+
 impl Plan {
     /// Video time scale and master-frame duration in it: 24 fps → 24000/1000,
     /// 30000/1001 → 30000/1001.

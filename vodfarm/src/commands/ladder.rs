@@ -37,8 +37,17 @@ pub fn analyze(
         .iter()
         .map(|&w| grid.idr_frames.min(report.frame_count.saturating_sub(w)))
         .sum();
+    let checked = if a.checks.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", rungs checked on {} window(s) ({:.1} s CPU of the total)",
+            a.checks.len(),
+            a.check_cpu_s
+        )
+    };
     println!(
-        "analysis: {} window(s), {} of {} frames, {:.1} s wall, {:.1} s CPU",
+        "analysis: {} window(s), {} of {} frames{checked}, {:.1} s wall, {:.1} s CPU",
         a.windows.len(),
         probed,
         report.frame_count,

@@ -120,7 +120,7 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         audio,
         preset: req.ladder.preset().to_string(),
         profile: req.ladder.profile().to_string(),
-        x264_threads: 1,
+        x264_threads: crate::plan::X264_THREADS,
         shot_idrs: if req.shot_idrs {
             shot_idrs(&qc.inspection.shot_pts, report, fps, split.grid)
         } else {
@@ -166,7 +166,7 @@ fn per_title(
         .map(|n| n.get())
         .unwrap_or(1);
     let a = split.analyse(policy, threads)?;
-    tracing::info!(title = %t, windows = a.windows.len(), secs = a.wall_s, rungs = a.decision.rungs.len(), "per-title ladder chosen");
+    tracing::info!(title = %t, windows = a.windows.len(), checked_on = a.checks.len(), secs = a.wall_s, rungs = a.decision.rungs.len(), "per-title ladder chosen");
     ctx.put_json(&keys::ladder(t), &a.decision)?;
     Ok(a.decision.fitted())
 }
