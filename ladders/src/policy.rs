@@ -235,17 +235,18 @@ impl PerTitlePolicy {
 
     /// Which IDR intervals to measure the chosen rungs on, when `probed` windows were
     /// probed: none when those were at least `check_windows` (their average is close
-    /// enough to the title's), else `check_windows` of them spread evenly. One window
+    /// enough to the title's) or the whole title, else `check_windows` of them (all of
+    /// a title that has fewer) spread evenly. One window
     /// of a title a few shots long can sit 5-10 VMAF from the title at a CRF, and its
     /// curves put a rung where the title's would not; measuring the rung's own encode
     /// on windows across the title corrects the prediction without probing every
     /// point of the grid there.
     pub fn check_windows(&self, intervals: u64, probed: usize) -> Vec<u64> {
-        let k = self.analysis.check_windows as u64;
+        let k = (self.analysis.check_windows as u64).min(intervals);
         if probed as u64 >= k {
             return vec![];
         }
-        spread(intervals, k.min(intervals))
+        spread(intervals, k)
     }
 }
 
@@ -276,6 +277,8 @@ mod tests {
         assert_eq!(p.check_windows(10, 1), vec![1, 3, 6, 8]);
         // Fewer intervals than check windows: each once.
         assert_eq!(p.check_windows(3, 1), vec![0, 1, 2]);
+        // A title of one interval, probed whole: nothing left to check.
+        assert!(p.check_windows(1, 1).is_empty());
         // Probed on enough windows already: no check.
         assert!(p.check_windows(300, 12).is_empty());
         assert!(p.check_windows(300, 4).is_empty());

@@ -165,6 +165,26 @@ pub fn measure_encodes(
         .collect()
 }
 
+/// Which of a window's `kept` encoded frames VMAF scores, at a frame-rate cap keeping
+/// one master frame in `d`: those `offset + i·every`.
+///
+/// `every` is the policy's step in kept frames, moved up to the next number sharing no
+/// factor with 6: a frame's quality follows its type, and the types repeat with a short
+/// period (x264's B-frames: 2-4; an MPEG-2 source's own I/P/B pattern: 3), so a step of
+/// 6 (the policy's once) scored the same few kinds of frame in every window and read
+/// windows of real footage 0.4 VMAF high on average, 1.6 on an MPEG-2 camera clip
+/// (against every frame; 5 from the 3rd frame: +0.04). The first is at the middle of
+/// the first step, not at 0: a window's first frame is its IDR, given more bits than
+/// the rest, and has no picture before it for the motion feature.
+fn scored_frames(subsample: u32, d: usize, kept: usize) -> (usize, usize) {
+    let mut every = (subsample.max(1) as usize / d.max(1)).max(1);
+    while every.is_multiple_of(2) || every.is_multiple_of(3) {
+        every += 1;
+    }
+    let offset = if kept > every / 2 { every / 2 } else { 0 };
+    (every, offset)
+}
+
 /// `motion` holds the motion of the encode's own frames (every `decimation`-th
 /// reference).
 fn measure_encode(
@@ -194,20 +214,7 @@ fn measure_encode(
     // frame k shows reference k·d.
     let d = rung.decimation.max(1) as usize;
     let mut vmaf = Vmaf::given_motion(qw, qh, motion.len() as u32)?;
-    // One frame in `every`, `every` odd: a frame's quality follows its type, and the
-    // types repeat with a short period (x264's B-frames: 2-4; an MPEG-2 source's own
-    // I/P/B pattern: 3), so an even step (the policy's 6 once) scored the same few
-    // kinds of frame in every window and read windows of real footage 0.4 VMAF high
-    // on average, 1.6 on an MPEG-2 camera clip (against every frame; 5 from 2: +0.04).
-    let every = (settings.vmaf_subsample.max(1) as usize / d).max(1) | 1;
-    // Counted from the middle of the first step, not from 0: a window's first frame is
-    // its IDR (more bits than the rest) and has no picture before it, so its motion is
-    // 0 where the title's is not.
-    let offset = if motion.len() > every / 2 {
-        every / 2
-    } else {
-        0
-    };
+    let (every, offset) = scored_frames(settings.vmaf_subsample, d, motion.len());
     let mut up = ToSize::new(qw, qh);
     decode_packets(&encoded.avcc, &encoded.packets, &encoded.rung, |pts, f| {
         let k = usize::try_from(pts).unwrap_or(usize::MAX);
@@ -229,4 +236,30 @@ fn measure_encode(
         bits,
         quality: vmaf.finish()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scored_frames_avoid_periods_of_2_and_3_and_the_windows_first_frame() {
+        // The default policy: one in 5, from the 3rd.
+        assert_eq!(scored_frames(5, 1, 48), (5, 2));
+        // A step of 6 (or 2, 3, 4) would score one phase of a 2- or 3-frame pattern.
+        assert_eq!(scored_frames(6, 1, 48), (7, 3));
+        assert_eq!(scored_frames(9, 1, 48), (11, 5));
+        // A halved frame rate: 5 master frames are 2 kept frames, moved up to 5.
+        assert_eq!(scored_frames(5, 2, 24), (5, 2));
+        // Every frame.
+        assert_eq!(scored_frames(1, 1, 48), (1, 0));
+        // A window too short for the offset still scores its first frame.
+        assert_eq!(scored_frames(5, 1, 2), (5, 0));
+        assert_eq!(scored_frames(5, 1, 3), (5, 2));
+        for (sub, d, kept) in [(5, 1, 48), (7, 2, 24), (30, 1, 48), (5, 4, 12), (5, 1, 1)] {
+            let (every, offset) = scored_frames(sub, d, kept);
+            assert!(every == 1 || !every.is_multiple_of(2) && !every.is_multiple_of(3));
+            assert!(offset < kept.max(1), "{sub} {d} {kept}: nothing scored");
+        }
+    }
 }
