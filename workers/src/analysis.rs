@@ -136,6 +136,14 @@ impl TitleFrames {
         }
     }
 
+    /// Frames a rung check's window from master frame `start` is encoded after (see
+    /// `media::measure_encodes`): the IDR interval before it, as the title's encode
+    /// has, or none at a chunk's start, where the title's encode starts afresh too.
+    fn lead_in(&self, start: u64) -> u64 {
+        let chunk = self.chunk_frames.max(1);
+        self.grid.idr_frames.min(start - start / chunk * chunk)
+    }
+
     /// kbit/s of `bits` over `frames` master frames.
     fn kbps(&self, bits: u64, frames: u64) -> f64 {
         let seconds = frames as f64 * self.fps.den as f64 / self.fps.num as f64;
@@ -306,7 +314,7 @@ fn check_rungs(
     for &start in starts {
         let grid = t.window(start);
         let file = chunk_file((start / t.chunk_frames) as u32)?;
-        let measures = media::measure_encodes(&file, grid, &rungs, settings)?;
+        let measures = media::measure_encodes(&file, grid, t.lead_in(start), &rungs, settings)?;
         for (acc, m) in per_rung.iter_mut().zip(measures) {
             acc.0 += m.bits;
             acc.1 += m.frames;
