@@ -236,11 +236,10 @@ impl PerTitlePolicy {
     /// Which IDR intervals to measure the chosen rungs on, when `probed` windows were
     /// probed: none when those were at least `check_windows` (their average is close
     /// enough to the title's) or the whole title, else `check_windows` of them (all of
-    /// a title that has fewer) spread evenly. One window
-    /// of a title a few shots long can sit 5-10 VMAF from the title at a CRF, and its
-    /// curves put a rung where the title's would not; measuring the rung's own encode
-    /// on windows across the title corrects the prediction without probing every
-    /// point of the grid there.
+    /// a title that has fewer) spread evenly. One window of a title a few shots long
+    /// can sit 5-10 VMAF from the title at a CRF, and its curves put a rung where the
+    /// title's would not; measuring the rung's own encode on windows across the title
+    /// corrects the prediction without probing every point of the grid there.
     pub fn check_windows(&self, intervals: u64, probed: usize) -> Vec<u64> {
         let k = (self.analysis.check_windows as u64).min(intervals);
         if probed as u64 >= k {

@@ -27,16 +27,6 @@ pub struct ProbePoint {
     pub decimation: u32,
 }
 
-/// What one point measured on one window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PointMeasure {
-    pub point: ProbePoint,
-    pub frames: u64,
-    /// Encoded video size, bits.
-    pub bits: u64,
-    pub quality: QualityReport,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalysisSettings {
     /// x264 preset for probing (a fast one: only the shape of the curves matters).
@@ -66,7 +56,7 @@ pub fn analyse_window(
     window: ChunkGrid,
     points: &[ProbePoint],
     settings: &AnalysisSettings,
-) -> Result<Vec<PointMeasure>, MediaError> {
+) -> Result<Vec<WindowMeasure>, MediaError> {
     let rungs: Vec<RungSettings> = points
         .iter()
         .map(|p| RungSettings {
@@ -84,17 +74,7 @@ pub fn analyse_window(
             colour: settings.conversion.output,
         })
         .collect();
-    let measures = measure_encodes(chunk, window, 0, &rungs, settings)?;
-    Ok(points
-        .iter()
-        .zip(measures)
-        .map(|(p, m)| PointMeasure {
-            point: *p,
-            frames: m.frames,
-            bits: m.bits,
-            quality: m.quality,
-        })
-        .collect())
+    measure_encodes(chunk, window, 0, &rungs, settings)
 }
 
 /// Encode the frames of `window` with each of `rungs` as given (rate control, VBV cap,

@@ -25,9 +25,7 @@ mod subtitles;
 mod synth;
 mod video;
 
-pub use analysis::{
-    analyse_window, measure_encodes, AnalysisSettings, PointMeasure, ProbePoint, WindowMeasure,
-};
+pub use analysis::{analyse_window, measure_encodes, AnalysisSettings, ProbePoint, WindowMeasure};
 pub use audio::{encode_audio, measure_loudness, AudioOutput, AudioSettings, Loudness, AAC_FRAME};
 pub use convert::{Colour, Conversion, ConversionRefused, HdrTransfer};
 pub use error::MediaError;

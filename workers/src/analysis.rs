@@ -2,9 +2,9 @@
 //! grid of sizes × CRFs, average each point over the windows, and choose the rungs
 //! along the title's convex hull; when the title was probed in fewer windows than the
 //! policy's `check_windows`, measure each chosen rung's own encode on that many
-//! windows across the title and predict its VMAF from them. One entry point for the ingest stage and `vodfarm
-//! ladder analyze`: [`split_master`] (probe, grid, split on it), then
-//! [`SplitMaster::analyse`].
+//! windows across the title and predict its VMAF from them. One entry point for the
+//! ingest stage and `vodfarm ladder analyze`: [`split_master`] (probe, grid, split on
+//! it), then [`SplitMaster::analyse`].
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -246,8 +246,9 @@ pub fn analyse(
         .into_iter()
         .map(|w| w * idr)
         .collect();
-    let cpu_before = process_cpu_s();
+    let mut check_cpu_s = 0.0;
     if !checks.is_empty() {
+        let before = process_cpu_s();
         check_rungs(
             &mut decision,
             policy,
@@ -256,15 +257,12 @@ pub fn analyse(
             &settings,
             &mut chunk_file,
         )?;
+        check_cpu_s = process_cpu_s() - before;
     }
     Ok(Analysis {
         decision,
         windows,
-        check_cpu_s: if checks.is_empty() {
-            0.0
-        } else {
-            process_cpu_s() - cpu_before
-        },
+        check_cpu_s,
         checks,
         wall_s: started.elapsed().as_secs_f64(),
     })
@@ -294,19 +292,14 @@ fn check_rungs(
     let rungs: Vec<RungSettings> = decision
         .rungs
         .iter()
-        .map(|r| RungSettings {
-            id: r.rung.id.clone(),
-            width: r.rung.width,
-            height: r.rung.height,
-            decimation: r.rung.decimation,
-            bitrate: r.rung.bitrate,
-            maxrate: r.rung.maxrate,
-            bufsize: r.rung.bufsize,
-            crf: r.rung.crf,
-            preset: policy.encode.preset.clone(),
-            profile: policy.encode.profile.clone(),
-            threads: crate::plan::X264_THREADS,
-            colour: t.conversion.output,
+        .map(|r| {
+            crate::plan::rung_settings(
+                &r.rung,
+                &policy.encode.preset,
+                &policy.encode.profile,
+                crate::plan::X264_THREADS,
+                t.conversion.output,
+            )
         })
         .collect();
     let mut per_rung: Vec<(u64, u64, Vec<QualityReport>)> =

@@ -275,6 +275,31 @@ pub const SHOT_IDR_MIN_GAP_S: f64 = 0.5;
 /// rungs run side by side.
 pub const X264_THREADS: u32 = 1;
 
+/// The encoder settings of `rung` as the encode stage runs them; the per-title
+/// analysis' rung checks use the same, so that they measure what the title will get.
+pub fn rung_settings(
+    rung: &FittedRung,
+    preset: &str,
+    profile: &str,
+    threads: u32,
+    colour: media::Colour,
+) -> media::RungSettings {
+    media::RungSettings {
+        id: rung.id.clone(),
+        width: rung.width,
+        height: rung.height,
+        decimation: rung.decimation,
+        bitrate: rung.bitrate,
+        maxrate: rung.maxrate,
+        bufsize: rung.bufsize,
+        crf: rung.crf,
+        preset: preset.to_string(),
+        profile: profile.to_string(),
+        threads,
+        colour,
+    }
+}
+
 impl Plan {
     /// Video time scale and master-frame duration in it: 24 fps → 24000/1000,
     /// 30000/1001 → 30000/1001.

@@ -46,20 +46,13 @@ pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
     let mut todo = Vec::new();
     for r in &plan.rungs {
         if !ctx.store.exists(&keys::encoded(t, &r.id, index))? {
-            todo.push(RungSettings {
-                id: r.id.clone(),
-                width: r.width,
-                height: r.height,
-                decimation: r.decimation,
-                bitrate: r.bitrate,
-                maxrate: r.maxrate,
-                bufsize: r.bufsize,
-                crf: r.crf,
-                preset: plan.preset.clone(),
-                profile: plan.profile.clone(),
-                threads: plan.x264_threads,
-                colour: plan.conversion.output,
-            });
+            todo.push(crate::plan::rung_settings(
+                r,
+                &plan.preset,
+                &plan.profile,
+                plan.x264_threads,
+                plan.conversion.output,
+            ));
         }
     }
     if !todo.is_empty() {
