@@ -295,13 +295,15 @@ fn renditions_match_the_master_frame_for_frame() {
 }
 
 /// Encode `seconds` of the lavfi `source` to an H.264 master in `dir`, publish it as
-/// `title` through `vodfarm run` with the default per-title ladder, and return the
-/// store and the title's ladder decision (at least one rung).
+/// `title` through `vodfarm run` (with the default per-title ladder unless `extra` says
+/// otherwise), and return the store and the title's ladder decision (at least one
+/// rung).
 fn per_title_run(
     dir: &Path,
     source: &str,
     seconds: u32,
     title: &str,
+    extra: &[&str],
 ) -> (PathBuf, ladders::Decision) {
     let master = dir.join(format!("{title}.mp4"));
     let seconds = seconds.to_string();
@@ -319,7 +321,7 @@ fn per_title_run(
         master.to_str().unwrap(),
     ]);
     let store = dir.join("store");
-    let out = run_title(&master, title, &store, &[]);
+    let out = run_title(&master, title, &store, extra);
     assert!(
         out.status.success(),
         "{}",
@@ -332,19 +334,51 @@ fn per_title_run(
     (store, decision)
 }
 
-/// An 8 s title probed in one window (its third 2 s interval) that is far harder than
-/// the rest (heavy grain there only): the probe curves put every rung several VMAF
-/// below what the title gets. Each rung's own encode is then checked on four windows
-/// across the title, and its prediction, their mean, is what the published rendition
-/// measures (the farm's own sampled VMAF, stored in the decision).
+/// An 8 s master whose third 2 s interval is far harder than the rest (heavy grain
+/// there only): one window's curves put a rung several VMAF from what the title gets.
+const GRAIN_IN_ONE_INTERVAL: &str =
+    "testsrc2=size=320x180:rate=24,noise=alls=60:allf=t:enable='between(t,4,6)'";
+
+/// The default policy probes at least four windows: here every interval of the title,
+/// the grainy one among them, so each rung's prediction is what the published
+/// rendition measures (the farm's own sampled VMAF, stored in the decision), with no
+/// rung check.
+#[test]
+fn rungs_are_predicted_from_windows_across_the_title() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, decision) = per_title_run(tmp.path(), GRAIN_IN_ONE_INTERVAL, 8, "w", &[]);
+    for r in &decision.rungs {
+        assert!(r.check.is_none(), "{}", decision.table());
+        let measured = r.measured.expect("measured").vmaf;
+        assert!(
+            (measured - r.predicted_vmaf).abs() <= 3.0,
+            "{}: measured {measured:.1}, predicted {:.1}\n{}",
+            r.rung.id,
+            r.predicted_vmaf,
+            decision.table()
+        );
+    }
+}
+
+/// A policy that probes one window (the grainy one) and checks the rungs instead:
+/// each rung's own encode is measured on four windows across the title, and its
+/// prediction, their mean, is what the published rendition measures.
 #[test]
 fn rungs_are_checked_on_windows_across_the_title() {
     let tmp = tempfile::tempdir().unwrap();
+    let builtin = include_str!("../../ladders/presets/per-title.toml");
+    let policy_text = builtin
+        .replace("\nmin_windows = 4\n", "\nmin_windows = 1\n")
+        .replace("\ncheck_windows = 0\n", "\ncheck_windows = 4\n");
+    assert_ne!(policy_text, builtin);
+    let policy = tmp.path().join("one-window.toml");
+    std::fs::write(&policy, policy_text).unwrap();
     let (_, decision) = per_title_run(
         tmp.path(),
-        "testsrc2=size=320x180:rate=24,noise=alls=60:allf=t:enable='between(t,4,6)'",
+        GRAIN_IN_ONE_INTERVAL,
         8,
         "c",
+        &["--ladder", policy.to_str().unwrap()],
     );
     let mut moved = 0.0f64;
     for r in &decision.rungs {
@@ -372,7 +406,8 @@ fn rungs_are_checked_on_windows_across_the_title() {
 #[test]
 fn a_black_master_publishes_a_per_title_ladder() {
     let tmp = tempfile::tempdir().unwrap();
-    let (store, decision) = per_title_run(tmp.path(), "color=black:size=320x180:rate=24", 2, "b");
+    let (store, decision) =
+        per_title_run(tmp.path(), "color=black:size=320x180:rate=24", 2, "b", &[]);
     for r in &decision.rungs {
         let crf = r.rung.crf.expect("capped CRF by default");
         assert!((1.0..=51.0).contains(&crf), "{}: CRF {crf}", r.rung.id);
@@ -387,7 +422,7 @@ fn a_black_master_publishes_a_per_title_ladder() {
 #[test]
 fn probes_of_frame_rate_capped_rungs_encode_at_the_capped_rate() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, decision) = per_title_run(tmp.path(), "testsrc2=size=320x180:rate=50", 4, "f");
+    let (_, decision) = per_title_run(tmp.path(), "testsrc2=size=320x180:rate=50", 4, "f", &[]);
     for r in &decision.rungs {
         assert_eq!(r.rung.decimation, 2, "{}", r.rung.id);
         let m = r.measured.expect("measured");

@@ -186,7 +186,7 @@ pub fn analyse(
     let settings = AnalysisSettings {
         preset: policy.analysis.preset.clone(),
         profile: policy.encode.profile.clone(),
-        vmaf_subsample: policy.analysis.vmaf_subsample,
+        vmaf_subsample: policy.vmaf_step(windows.len(), idr),
         threads,
         conversion: t.conversion.clone(),
     };
@@ -249,6 +249,10 @@ pub fn analyse(
     let mut check_cpu_s = 0.0;
     if !checks.is_empty() {
         let before = process_cpu_s();
+        let settings = AnalysisSettings {
+            vmaf_subsample: policy.vmaf_step(checks.len(), idr),
+            ..settings
+        };
         check_rungs(
             &mut decision,
             policy,
