@@ -7,7 +7,8 @@ A clip's own value at a point is the mean over its windows (each window is coded
 its own IDR, as the final encode's chunks are), so every figure compares measurements
 of the same encoder on the same pictures.
 
-1. One window standing for the clip (what the per-title policy does on a 20 s title):
+1. One window standing for the clip (what the per-title policy did on a 20 s title
+   until 2026-12-07; it probes four since):
    per point, the window's VMAF minus the clip's; the same after a level correction
    from one cheap point (the middle size at the middle CRF) probed on every window;
    and k windows spread as the policy spreads them (`min_windows = k`), whose

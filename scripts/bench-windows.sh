@@ -3,7 +3,8 @@
 # scripts/bench-per-title.sh cut into windows of one IDR interval (2 s), every window
 # probed at the per-title policy's whole (size, CRF) grid with `vodfarm ladder analyze`,
 # then scripts/bench-windows.py prints (1) how well one window stands for its clip
-# (the per-title policy probes one window of a 20 s title) and (2) the most that
+# (the per-title policy probed one window of a 20 s title until 2026-12-07; four
+# since) and (2) the most that
 # choosing quality per window (per shot) could gain over one CRF per rung, each
 # window's curves being known exactly: upper bounds, since they pay for no probing.
 #

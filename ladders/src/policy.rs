@@ -246,7 +246,8 @@ impl PerTitlePolicy {
 
     /// VMAF's step (score one frame in this many) for `windows` windows of
     /// `window_frames` frames each: `vmaf_frames` spread over them, never denser than
-    /// `vmaf_subsample` nor so sparse that a window gets fewer than two scored frames.
+    /// `vmaf_subsample` nor sparser than a third of a window (so that a window keeps two
+    /// scored frames once the step is made coprime with 6, which adds at most 3).
     /// A long title's twelve windows need no more scored frames than a short title's
     /// four: the windows' means differ by several VMAF, a window's frames around its
     /// mean by less, so the error of a point's average is mostly which windows it saw
@@ -258,7 +259,7 @@ impl PerTitlePolicy {
             return a.vmaf_subsample;
         }
         let step = windows as u64 * window_frames / a.vmaf_frames as u64;
-        let sparsest = (window_frames / 2).max(a.vmaf_subsample as u64);
+        let sparsest = (window_frames / 3).max(a.vmaf_subsample as u64);
         step.clamp(a.vmaf_subsample as u64, sparsest) as u32
     }
 
@@ -318,20 +319,39 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_without_a_vmaf_budget_scores_one_in_vmaf_subsample() {
+        let text = include_str!("../presets/per-title.toml").replace("vmaf_frames = 32\n", "");
+        let p = PerTitlePolicy::parse(&text).unwrap();
+        assert_eq!(p.analysis.vmaf_frames, 0);
+        assert_eq!(p.vmaf_step(12, 48), p.analysis.vmaf_subsample);
+    }
+
+    #[test]
     fn vmaf_scores_about_the_budget_over_all_windows() {
         let mut p = builtin_policy();
         p.analysis.vmaf_subsample = 5;
         p.analysis.vmaf_frames = 32;
-        // Four 2 s windows at 24 fps: one in 6 (192 / 32).
+        // Four 2 s windows at 24 fps: 192 / 32, one in 6 (7 once made coprime with 6 in
+        // `media`: 28 frames).
         assert_eq!(p.vmaf_step(4, 48), 6);
-        // Twelve: one in 18, about as many frames in all.
-        assert_eq!(p.vmaf_step(12, 48), 18);
+        // Twelve: 576 / 32 = 18, capped at a third of a window: 16 (17 once coprime:
+        // frames 8, 25 and 42 of each, 36 in all), about as many.
+        assert_eq!(p.vmaf_step(12, 48), 16);
         // One window: never denser than vmaf_subsample.
         assert_eq!(p.vmaf_step(1, 48), 5);
-        // Many windows: still two scored frames in each.
-        assert_eq!(p.vmaf_step(64, 48), 24);
-        // Windows shorter than two steps: vmaf_subsample.
+        // More windows: still three a window.
+        assert_eq!(p.vmaf_step(64, 48), 16);
+        // Windows too short for that: vmaf_subsample.
         assert_eq!(p.vmaf_step(64, 6), 5);
+        for windows in 1..=64 {
+            for frames in [24u64, 48, 50, 60, 100, 120] {
+                let step = p.vmaf_step(windows, frames) as u64;
+                // Made coprime with 6: at most 3 more; the first scored at half of it.
+                let coprime = (step..step + 4).find(|s| s % 2 != 0 && s % 3 != 0).unwrap();
+                let scored = (frames - coprime / 2).div_ceil(coprime);
+                assert!(scored >= 2, "{windows} x {frames}: step {step}, {scored}");
+            }
+        }
         p.analysis.vmaf_frames = 0;
         assert_eq!(p.vmaf_step(12, 48), 5);
         p.analysis.vmaf_frames = 4;
@@ -362,9 +382,10 @@ mod tests {
     #[test]
     fn windows_are_spread_and_bounded() {
         let p = builtin_policy();
-        // A 20 s title: at least four windows, none in the first interval (titles
-        // often open on black or on credits).
+        // A 20 s title: at least four windows, each at the middle of its quarter (here
+        // neither the first interval nor the last).
         assert_eq!(p.windows(10), vec![1, 3, 6, 8]);
+        assert_eq!(p.windows(5), vec![0, 1, 3, 4]);
         // Fewer intervals than that: each once.
         assert_eq!(p.windows(3), vec![0, 1, 2]);
         assert_eq!(p.windows(1), vec![0]);

@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn scored_frames_avoid_periods_of_2_and_3_and_the_windows_first_frame() {
-        // The default policy: one in 5, from the 3rd.
+        // The policy's densest step: one in 5, from the 3rd.
         assert_eq!(scored_frames(5, 1, 48), (5, 2));
         // A step of 6 (or 2, 3, 4) would score one phase of a 2- or 3-frame pattern.
         assert_eq!(scored_frames(6, 1, 48), (7, 3));

@@ -177,7 +177,10 @@ pub fn analyse(
 ) -> Result<Analysis, StageError> {
     let started = Instant::now();
     let idr = t.grid.idr_frames.max(1);
-    let intervals = t.frame_count.div_ceil(idr).max(1);
+    // Whole intervals only (a title shorter than one is one window): the last, shorter
+    // one would weigh as much as a whole one in a point's average, though a few frames
+    // of it are mostly their IDR.
+    let intervals = (t.frame_count / idr).max(1);
     let windows: Vec<u64> = policy
         .windows(intervals)
         .into_iter()
