@@ -27,6 +27,15 @@ pub struct ChosenRung {
     /// VMAF the probes predict for this rung: its size's curve at its bitrate, or its
     /// check's mean when it was checked.
     pub predicted_vmaf: f64,
+    /// The prediction's standard error from the windows' spread: each probed window's
+    /// VMAF at the rung's size and CRF (read between its probe CRFs), their standard
+    /// deviation over the square root of their number. It says how far the title may
+    /// be from the windows' mean: a few windows of a title whose scenes differ make a
+    /// large one (on the whole Big Buck Bunny film one window's VMAF at a point has a
+    /// standard deviation of 2 to 12, `scripts/bench-sampling.sh`). None with fewer
+    /// than two windows, or when the rung was checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_se: Option<f64>,
     /// The rung's own encode measured on windows across the title before it was
     /// encoded, when the policy checks rungs: `predicted_vmaf` is then its VMAF.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,13 +182,15 @@ pub fn choose_ladder(
             continue;
         }
         let bitrate = kbps_u as u64 * 1000;
+        let at = crf_at(points, size, kbps.log2());
         let crf = match policy.encode.rate_control {
-            FinalRateControl::CappedCrf => crf_at(points, size, kbps.log2()),
+            FinalRateControl::CappedCrf => at,
             FinalRateControl::Abr => None,
         };
         rungs.push(ChosenRung {
             measured: None,
             check: None,
+            predicted_se: at.and_then(|c| windows_se(points, size, c as f64)),
             rung: FittedRung {
                 id: format!("v{}p-{kbps_u}k", size.0.min(size.1)),
                 width: size.0,
@@ -200,6 +211,44 @@ pub fn choose_ladder(
         rungs,
         top_reason,
     })
+}
+
+/// The standard error of the windows' mean VMAF at `size` and `crf`: each window's
+/// VMAF there read along straight lines between its probes of that size by CRF (the
+/// end pieces extended), their sample standard deviation over √windows. None unless
+/// every probe of the size kept the same two or more windows.
+fn windows_se(points: &[Measured], size: (u32, u32), crf: f64) -> Option<f64> {
+    let mut probes: Vec<&Measured> = points
+        .iter()
+        .filter(|p| (p.width, p.height) == size)
+        .collect();
+    probes.sort_by(|a, b| a.crf.total_cmp(&b.crf));
+    probes.dedup_by(|b, a| a.crf == b.crf);
+    let n = probes.first()?.windows.len();
+    if n < 2 || probes.iter().any(|p| p.windows.len() != n) {
+        return None;
+    }
+    let at = |w: usize| -> f64 {
+        let line: Vec<(f64, f64)> = probes
+            .iter()
+            .map(|p| (p.crf as f64, p.windows[w]))
+            .collect();
+        let i = line
+            .windows(2)
+            .position(|s| crf <= s[1].0)
+            .unwrap_or(line.len().saturating_sub(2));
+        match (line.get(i), line.get(i + 1)) {
+            (Some(a), Some(b)) => a.1 + (crf - a.0) * (b.1 - a.1) / (b.0 - a.0),
+            (Some(a), None) => a.1,
+            _ => f64::NAN,
+        }
+        .clamp(0.0, 100.0)
+    };
+    let v: Vec<f64> = (0..n).map(at).collect();
+    let mean = v.iter().sum::<f64>() / n as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let se = (var / n as f64).sqrt();
+    se.is_finite().then_some(se)
 }
 
 /// Each probe size's curve, largest size first. Probes of one size at the same rate
@@ -263,6 +312,8 @@ impl ChosenRung {
             curve_vmaf,
         });
         self.predicted_vmaf = vmaf;
+        // The check measured the rung's own encode; the probes' spread is not its.
+        self.predicted_se = None;
     }
 }
 
@@ -307,6 +358,9 @@ impl Decision {
                 r.rung.bitrate / 1000,
                 r.predicted_vmaf
             ));
+            if let Some(se) = r.predicted_se {
+                s.push_str(&format!(" ±{se:.1}"));
+            }
             if let Some(c) = &r.check {
                 s.push_str(&format!(
                     " (checked on {} windows at {:.0} kbit/s; curves {:.1})",
@@ -325,5 +379,86 @@ impl Decision {
             s.push('\n');
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn probe(crf: f32, windows: &[f64]) -> Measured {
+        Measured {
+            width: 640,
+            height: 360,
+            crf,
+            kbps: 1000.0 / crf as f64,
+            vmaf: windows.iter().sum::<f64>() / windows.len().max(1) as f64,
+            vmaf_p5: 0.0,
+            psnr_y: 0.0,
+            windows: windows.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_standard_error_is_the_windows_spread_at_the_rungs_crf() {
+        let points = [
+            probe(22.0, &[90.0, 80.0, 70.0]),
+            probe(29.0, &[80.0, 66.0, 56.0]),
+            probe(36.0, &[60.0, 50.0, 40.0]),
+        ];
+        // At CRF 25.5, halfway between the first two: 85, 73, 63.
+        let v: [f64; 3] = [85.0, 73.0, 63.0];
+        let mean = v.iter().sum::<f64>() / 3.0;
+        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+        let se = windows_se(&points, (640, 360), 25.5).unwrap();
+        assert!((se - sd / 3f64.sqrt()).abs() < 1e-9, "{se}");
+        // Beyond the probes the end piece is extended: at CRF 15, 100 (clamped), 94, 84.
+        let v: [f64; 3] = [100.0, 94.0, 84.0];
+        let mean = v.iter().sum::<f64>() / 3.0;
+        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+        let se = windows_se(&points, (640, 360), 15.0).unwrap();
+        assert!((se - sd / 3f64.sqrt()).abs() < 1e-9, "{se}");
+        // Another size has no probes.
+        assert_eq!(windows_se(&points, (1280, 720), 25.5), None);
+    }
+
+    #[test]
+    fn no_standard_error_from_one_window_or_windows_not_kept() {
+        let one = [probe(22.0, &[90.0]), probe(29.0, &[80.0])];
+        assert_eq!(windows_se(&one, (640, 360), 25.0), None);
+        let old = [probe(22.0, &[]), probe(29.0, &[])];
+        assert_eq!(windows_se(&old, (640, 360), 25.0), None);
+        let uneven = [probe(22.0, &[90.0, 80.0]), probe(29.0, &[80.0])];
+        assert_eq!(windows_se(&uneven, (640, 360), 25.0), None);
+    }
+
+    proptest! {
+        /// Equal windows leave no error; shifting every window's VMAF by the same amount
+        /// leaves the error as it was; spreading them twice as far doubles it (while
+        /// nothing is clamped at 0 or 100).
+        #[test]
+        fn the_standard_error_follows_the_windows_spread(
+            base in proptest::collection::vec(30.0f64..70.0, 3),
+            dev in proptest::collection::vec(-10.0f64..10.0, 2..12),
+            crf in 22.0f64..36.0,
+            shift in -15.0f64..15.0,
+        ) {
+            let crfs = [22.0f32, 29.0, 36.0];
+            let make = |k: f64, s: f64| -> Vec<Measured> {
+                crfs.iter()
+                    .zip(&base)
+                    .map(|(&c, &b)| probe(c, &dev.iter().map(|d| b + s + k * d).collect::<Vec<_>>()))
+                    .collect()
+            };
+            let flat = windows_se(&make(0.0, 0.0), (640, 360), crf).unwrap();
+            prop_assert!(flat.abs() < 1e-9);
+            let se = windows_se(&make(1.0, 0.0), (640, 360), crf).unwrap();
+            prop_assert!(se >= 0.0);
+            let shifted = windows_se(&make(1.0, shift), (640, 360), crf).unwrap();
+            prop_assert!((shifted - se).abs() < 1e-9);
+            let doubled = windows_se(&make(2.0, 0.0), (640, 360), crf).unwrap();
+            prop_assert!((doubled - 2.0 * se).abs() < 1e-9);
+        }
     }
 }

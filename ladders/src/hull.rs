@@ -15,6 +15,12 @@ pub struct Measured {
     /// 5th percentile of per-frame VMAF.
     pub vmaf_p5: f64,
     pub psnr_y: f64,
+    /// Each probed window's own VMAF at this point (its scored frames' mean), in window
+    /// order: how far apart the windows are says how far `vmaf` may be from the
+    /// title's (see `ChosenRung::predicted_se`). Empty in decisions made before they
+    /// were kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<f64>,
 }
 
 impl Measured {
@@ -174,6 +180,7 @@ mod crf_tests {
             vmaf: 80.0,
             vmaf_p5: 70.0,
             psnr_y: 40.0,
+            windows: vec![],
         }
     }
 

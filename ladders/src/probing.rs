@@ -128,6 +128,7 @@ mod tests {
             vmaf,
             vmaf_p5: vmaf - 5.0,
             psnr_y: 40.0,
+            windows: vec![],
         }
     }
 

@@ -114,6 +114,7 @@ mod per_title {
             vmaf,
             vmaf_p5: vmaf,
             psnr_y: 40.0,
+            windows: vec![],
         }
     }
 
@@ -368,6 +369,39 @@ mod per_title {
         old["rungs"][0].as_object_mut().unwrap().remove("check");
         let old: Decision = serde_json::from_value(old).unwrap();
         assert!(old.rungs[0].check.is_none());
+    }
+
+    #[test]
+    fn rungs_carry_the_standard_error_of_their_windows() {
+        // Four windows per point, 3 VMAF above and below the mean in turn (at every
+        // CRF), so that a rung's windows read mean ± 3 wherever it falls: a sample
+        // standard deviation of √12 over √4 windows.
+        let points: Vec<Measured> = curve_points(1.0)
+            .into_iter()
+            .map(|mut p| {
+                p.windows = [3.0, -3.0, 3.0, -3.0].iter().map(|d| p.vmaf + d).collect();
+                p
+            })
+            .collect();
+        let mut d = choose_ladder(&builtin_policy(), shape(), &points).unwrap();
+        let want = 12f64.sqrt() / 2.0;
+        for r in &d.rungs {
+            let se = r.predicted_se.unwrap();
+            assert!((se - want).abs() < 0.05, "{} ±{se}", r.rung.id);
+        }
+        assert!(d.table().contains(&format!("±{want:.1}")), "{}", d.table());
+        let back: Decision = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        for (b, r) in back.rungs.iter().zip(&d.rungs) {
+            assert!((b.predicted_se.unwrap() - r.predicted_se.unwrap()).abs() < 1e-9);
+        }
+        assert_eq!(back.points[0].windows.len(), 4);
+        // A checked rung's prediction is its check's, not the probes'.
+        d.rungs[0].checked(4, 600.0, 80.0);
+        assert_eq!(d.rungs[0].predicted_se, None);
+        // Decisions made without windows (or before they were kept) have none.
+        let d = choose_ladder(&builtin_policy(), shape(), &curve_points(1.0)).unwrap();
+        assert!(d.rungs.iter().all(|r| r.predicted_se.is_none()));
+        assert!(!serde_json::to_string(&d).unwrap().contains("predicted_se"));
     }
 
     #[test]

@@ -362,10 +362,19 @@ fn rungs_are_predicted_from_four_windows_across_the_title() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Each point keeps its four windows' own VMAF, and each rung the standard error
+    // they give its prediction: two clean windows and two grainy ones are far apart
+    // at low rates (at the top both are near the ceiling).
+    assert!(decision.points.iter().all(|p| p.windows.len() == 4));
+    let mut widest = 0.0f64;
     for r in &decision.rungs {
         assert!(r.check.is_none(), "{}", decision.table());
+        let se = r.predicted_se.expect("four windows give a standard error");
+        assert!(se > 0.0, "{}: ±{se:.2}\n{}", r.rung.id, decision.table());
+        widest = widest.max(se);
         measured_within_3_of_prediction(&decision, r);
     }
+    assert!(widest > 3.0, "±{widest:.2}\n{}", decision.table());
 }
 
 /// The published rendition's VMAF (the farm's own sampled measurement, stored in the

@@ -238,6 +238,7 @@ pub fn analyse(
                         vmaf: q.vmaf_mean,
                         vmaf_p5: q.vmaf_p5,
                         psnr_y: q.psnr_y_mean,
+                        windows: reports.iter().map(|r| r.vmaf_mean).collect(),
                     }
                 }),
         );

@@ -25,6 +25,10 @@ pub struct RenditionMeasure {
     /// What the per-title analysis predicted (absent for a fixed ladder).
     #[serde(default)]
     pub predicted_vmaf: Option<f64>,
+    /// The prediction's standard error from the probed windows' spread (see
+    /// `ladders::ChosenRung::predicted_se`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_se: Option<f64>,
     /// Mean VMAF over the scored frames (absent when a chunk was encoded by a version
     /// that did not measure).
     #[serde(default)]
@@ -38,7 +42,7 @@ pub struct RenditionMeasure {
 }
 
 impl RenditionMeasure {
-    /// "v720p-1500k 1280x720 1512 kbit/s VMAF 93.4 (predicted 94.0, -0.6), p5 88.1".
+    /// "v720p-1500k 1280x720 1512 kbit/s VMAF 93.4 (predicted 94.0 ±0.8, -0.6), p5 88.1".
     pub fn line(&self) -> String {
         let mut s = format!(
             "{} {}x{} {:.0} kbit/s",
@@ -46,7 +50,8 @@ impl RenditionMeasure {
         );
         match (self.vmaf, self.predicted_vmaf) {
             (Some(v), Some(p)) => {
-                s.push_str(&format!(" VMAF {v:.1} (predicted {p:.1}, {:+.1})", v - p))
+                let se = self.predicted_se.map_or(String::new(), |e| format!(" ±{e:.1}"));
+                s.push_str(&format!(" VMAF {v:.1} (predicted {p:.1}{se}, {:+.1})", v - p))
             }
             (Some(v), None) => s.push_str(&format!(" VMAF {v:.1}")),
             (None, _) => s.push_str(" VMAF not measured"),
@@ -91,6 +96,7 @@ pub fn record(
             height: v.height,
             kbps,
             predicted_vmaf: chosen.as_ref().map(|c| c.predicted_vmaf),
+            predicted_se: chosen.as_ref().and_then(|c| c.predicted_se),
             vmaf: pooled.map(|q| q.0),
             vmaf_p5: pooled.map(|q| q.1),
             frames_scored: pooled.map_or(0, |q| q.2),
