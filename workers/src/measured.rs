@@ -50,8 +50,13 @@ impl RenditionMeasure {
         );
         match (self.vmaf, self.predicted_vmaf) {
             (Some(v), Some(p)) => {
-                let se = self.predicted_se.map_or(String::new(), |e| format!(" ±{e:.1}"));
-                s.push_str(&format!(" VMAF {v:.1} (predicted {p:.1}{se}, {:+.1})", v - p))
+                let se = self
+                    .predicted_se
+                    .map_or(String::new(), |e| format!(" ±{e:.1}"));
+                s.push_str(&format!(
+                    " VMAF {v:.1} (predicted {p:.1}{se}, {:+.1})",
+                    v - p
+                ))
             }
             (Some(v), None) => s.push_str(&format!(" VMAF {v:.1}")),
             (None, _) => s.push_str(" VMAF not measured"),
