@@ -9,6 +9,7 @@
 #
 #   scripts/bench-film.sh
 #   LOOP=1 BENCH_DIR=/tmp/film scripts/bench-film.sh
+#   POLICY=my-policy.toml scripts/bench-film.sh   # another per-title policy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FOOTAGE=${VODFARM_FOOTAGE:-$HOME/.cache/vodfarm/footage}
@@ -24,7 +25,7 @@ run() { # name master (its length in seconds in $len)
   local name=$1 master=$2
   rm -rf "$W/store-$name"
   /usr/bin/time -f "%e %U %S %M" -o "$W/$name.time" \
-    "$V" run "$master" --title "$name" --store "$W/store-$name" >/dev/null 2>"$W/$name.log" || {
+    "$V" run "$master" --title "$name" --store "$W/store-$name" --ladder "${POLICY:-per-title}" >/dev/null 2>"$W/$name.log" || {
     tail -5 "$W/$name.log" >&2; exit 1; }
   read -r wall user sys rss <"$W/$name.time"
   printf '%-8s published in %7.1f s (%.2fx real time), %7.1f CPU-s, peak RSS %5.0f MiB\n' "$name" \
@@ -36,7 +37,7 @@ run() { # name master (its length in seconds in $len)
 len=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$FOOTAGE/bbb.mp4")
 run film "$FOOTAGE/bbb.mp4"
 /usr/bin/time -f "%U %S" -o "$W/analysis.cpu" \
-  "$V" ladder analyze "$FOOTAGE/bbb.mp4" --json "$W/decision.json" >/dev/null
+  "$V" ladder analyze "$FOOTAGE/bbb.mp4" --policy "${POLICY:-per-title}" --json "$W/decision.json" >/dev/null
 analysis=$(awk '{print $1 + $2}' "$W/analysis.cpu")
 printf 'analysis %.1f CPU-s (ladder analyze alone): %.1f%% of the rest of the run'"'"'s CPU\n' \
   "$analysis" "$(echo "100 * $analysis / ($film_cpu - $analysis)" | bc -l)"

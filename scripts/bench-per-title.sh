@@ -100,6 +100,7 @@ w, secs, clips = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
 cpu = lambda f: sum(float(x) for x in open(f).read().split())
 rows = []
 errors = {}
+spread = {}
 farm_err = {}
 print()
 shots = {}
@@ -125,6 +126,8 @@ for c in clips:
     pred = [r["predicted_vmaf"] for r in sorted(dec, key=lambda r: r["rung"]["bitrate"])]
     meas = [r["vmaf"] for r in sorted(p, key=lambda r: int(r["id"].rsplit("-", 1)[1].rstrip("k")))]
     errors[c] = [m - q for m, q in zip(meas, pred)]
+    ses = [r.get("predicted_se") for r in sorted(dec, key=lambda r: r["rung"]["bitrate"])]
+    spread[c] = [(m - q, se) for m, q, se in zip(meas, pred, ses) if se is not None]
     # The farm's own sampled measurement against the independent whole-file score.
     farm = {q["id"]: q.get("vmaf") for q in json.load(open(f"{w}/store-{c}/work/pt/quality.json"))}
     farm_err[c] = [farm[r["id"]] - r["vmaf"] for r in p if farm.get(r["id"]) is not None]
@@ -147,6 +150,10 @@ if known:
 errs = [e for es in errors.values() for e in es]
 print(f"measured - predicted VMAF over {len(errs)} rungs: mean {sum(errs)/len(errs):+.1f}, worst {max(errs, key=abs):+.1f}, "
       f"{sum(abs(e) <= 3 for e in errs)} of {len(errs)} within 3")
+sp = [x for xs in spread.values() for x in xs]
+if sp:
+    print(f"predictions' standard error (the probed windows' spread) over {len(sp)} rungs: mean {sum(se for _, se in sp)/len(sp):.1f}, "
+          f"largest {max(se for _, se in sp):.1f}; {sum(abs(e) <= 2 * se for e, se in sp)} of {len(sp)} measured within 2 of them")
 ferrs = [e for es in farm_err.values() for e in es]
 if ferrs:
     print(f"farm's sampled VMAF - whole-rendition VMAF over {len(ferrs)} renditions: mean {sum(ferrs)/len(ferrs):+.2f}, "
