@@ -180,6 +180,14 @@ fn vmaf(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())
 }
 
+/// A prediction and, when the windows gave one, its standard error: "80.2 ±1.9".
+fn predicted(v: Option<f64>, se: Option<f64>) -> String {
+    match (v, se) {
+        (Some(_), Some(se)) => format!("{} ±{se:.1}", vmaf(v)),
+        _ => vmaf(v),
+    }
+}
+
 /// The live part of a title's page: status, progress, ladder rungs, renditions.
 pub fn title_live(d: &TitleDetail) -> String {
     let r = &d.report;
@@ -232,7 +240,7 @@ pub fn title_live(d: &TitleDetail) -> String {
                 g.width,
                 g.height,
                 g.target_kbps,
-                vmaf(g.predicted_vmaf),
+                predicted(g.predicted_vmaf, g.predicted_se),
                 vmaf(g.measured_vmaf)
             ));
         }
@@ -525,6 +533,13 @@ pub fn routes() -> Router<Console> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prediction_shows_its_standard_error_when_it_has_one() {
+        assert_eq!(predicted(Some(80.24), Some(1.86)), "80.2 ±1.9");
+        assert_eq!(predicted(Some(80.24), None), "80.2");
+        assert_eq!(predicted(None, Some(1.0)), "—");
+    }
 
     #[tokio::test]
     async fn errors_on_pages_are_pages() {

@@ -43,6 +43,8 @@ pub struct RungView {
     pub target_kbps: f64,
     /// VMAF the per-title analysis predicted (per-title ladders only).
     pub predicted_vmaf: Option<f64>,
+    /// The prediction's standard error from the probed windows' spread.
+    pub predicted_se: Option<f64>,
     /// VMAF measured on the published rendition, when the farm measured it.
     pub measured_vmaf: Option<f64>,
 }
@@ -164,6 +166,7 @@ pub fn title(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<TitleDetail>
                 height: r.rung.height,
                 target_kbps: r.rung.bitrate as f64 / 1000.0,
                 predicted_vmaf: Some(r.predicted_vmaf),
+                predicted_se: r.predicted_se,
                 measured_vmaf: measured_vmaf(&r.rung.id),
             })
             .collect(),
@@ -176,6 +179,7 @@ pub fn title(store: &dyn ObjectStore, t: &TitleId) -> Result<Option<TitleDetail>
                 height: r.height,
                 target_kbps: r.bitrate as f64 / 1000.0,
                 predicted_vmaf: None,
+                predicted_se: None,
                 measured_vmaf: measured_vmaf(&r.id),
             })
             .collect(),
