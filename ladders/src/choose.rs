@@ -28,12 +28,18 @@ pub struct ChosenRung {
     /// check's mean when it was checked.
     pub predicted_vmaf: f64,
     /// The prediction's standard error from the windows' spread: each probed window's
-    /// VMAF at the rung's size and CRF (read between its probe CRFs), their standard
-    /// deviation over the square root of their number. It says how far the title may
-    /// be from the windows' mean: a few windows of a title whose scenes differ make a
-    /// large one (on the whole Big Buck Bunny film one window's VMAF at a point has a
-    /// standard deviation of 2 to 12, `scripts/bench-sampling.sh`). None with fewer
-    /// than two windows, or when the rung was checked.
+    /// VMAF at the rung's size and CRF (read between its probe CRFs), their sample
+    /// standard deviation over the square root of their number, times the
+    /// finite-population factor √(1 − windows/intervals) once the title's length is
+    /// known ([`Decision::sampled`]); a checked rung's is its check windows'. It says
+    /// how far the title may be from the windows' mean: a few windows of a title whose
+    /// scenes differ make a large one (on the whole Big Buck Bunny film one window's
+    /// VMAF at a point has a standard deviation of 2 to 12, `scripts/bench-sampling.sh`).
+    /// The windows are spread evenly, not drawn at random, and the encoder's own biases
+    /// (no lead-in, the VBV cap) are not in it. None with fewer than two windows, for
+    /// an ABR rung (its bitrate, not its CRF, is fixed, so its error has a rate part
+    /// too), when a probe of its size has no finite VMAF or its probes kept unequal
+    /// windows, and in decisions made before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicted_se: Option<f64>,
     /// The rung's own encode measured on windows across the title before it was
@@ -182,15 +188,14 @@ pub fn choose_ladder(
             continue;
         }
         let bitrate = kbps_u as u64 * 1000;
-        let at = crf_at(points, size, kbps.log2());
         let crf = match policy.encode.rate_control {
-            FinalRateControl::CappedCrf => at,
+            FinalRateControl::CappedCrf => crf_at(points, size, kbps.log2()),
             FinalRateControl::Abr => None,
         };
         rungs.push(ChosenRung {
             measured: None,
             check: None,
-            predicted_se: at.and_then(|c| windows_se(points, size, c as f64)),
+            predicted_se: crf.and_then(|c| windows_se(points, size, c as f64)),
             rung: FittedRung {
                 id: format!("v{}p-{kbps_u}k", size.0.min(size.1)),
                 width: size.0,
@@ -214,20 +219,28 @@ pub fn choose_ladder(
 }
 
 /// The standard error of the windows' mean VMAF at `size` and `crf`: each window's
-/// VMAF there read along straight lines between its probes of that size by CRF (the
-/// end pieces extended), their sample standard deviation over √windows. None unless
-/// every probe of the size kept the same two or more windows.
+/// VMAF there read along straight lines between its probes of that size by CRF
+/// (past the probed CRFs, the nearest probe's: the curves hold their end too), their
+/// sample standard deviation over √windows. Probes count as they do for the rung's
+/// CRF (a positive rate). None unless every such probe of the size has a finite VMAF
+/// and kept the same two or more windows.
 fn windows_se(points: &[Measured], size: (u32, u32), crf: f64) -> Option<f64> {
     let mut probes: Vec<&Measured> = points
         .iter()
-        .filter(|p| (p.width, p.height) == size)
+        .filter(|p| (p.width, p.height) == size && p.kbps > 0.0)
         .collect();
     probes.sort_by(|a, b| a.crf.total_cmp(&b.crf));
     probes.dedup_by(|b, a| a.crf == b.crf);
     let n = probes.first()?.windows.len();
-    if n < 2 || probes.iter().any(|p| p.windows.len() != n) {
+    if n < 2
+        || probes
+            .iter()
+            .any(|p| p.windows.len() != n || !p.vmaf.is_finite())
+    {
         return None;
     }
+    let lowest = probes[0].crf as f64;
+    let crf = crf.clamp(lowest, probes[probes.len() - 1].crf as f64);
     let at = |w: usize| -> f64 {
         let line: Vec<(f64, f64)> = probes
             .iter()
@@ -244,7 +257,16 @@ fn windows_se(points: &[Measured], size: (u32, u32), crf: f64) -> Option<f64> {
         }
         .clamp(0.0, 100.0)
     };
-    let v: Vec<f64> = (0..n).map(at).collect();
+    standard_error(&(0..n).map(at).collect::<Vec<_>>())
+}
+
+/// The sample standard deviation of `v` over √len; None below two values or when
+/// one is not finite.
+pub(crate) fn standard_error(v: &[f64]) -> Option<f64> {
+    let n = v.len();
+    if n < 2 {
+        return None;
+    }
     let mean = v.iter().sum::<f64>() / n as f64;
     let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     let se = (var / n as f64).sqrt();
@@ -301,9 +323,11 @@ fn best_reaches(curves: &[((u32, u32), Pchip)], lo: f64, y: f64) -> Option<f64> 
 }
 
 impl ChosenRung {
-    /// Record the rung's check (`windows` measured, at `kbps` and `vmaf` on average):
-    /// the check's VMAF becomes the prediction, the curves' is kept beside it.
-    pub fn checked(&mut self, windows: u32, kbps: f64, vmaf: f64) {
+    /// Record the rung's check (`windows` measured, at `kbps` and `vmaf` on average,
+    /// each window's own VMAF in `each`): the check's VMAF becomes the prediction and
+    /// its windows' standard error the prediction's, the curves' reading is kept
+    /// beside it.
+    pub fn checked(&mut self, windows: u32, kbps: f64, vmaf: f64, each: &[f64]) {
         let curve_vmaf = self.check.map_or(self.predicted_vmaf, |c| c.curve_vmaf);
         self.check = Some(RungCheck {
             windows,
@@ -312,12 +336,21 @@ impl ChosenRung {
             curve_vmaf,
         });
         self.predicted_vmaf = vmaf;
-        // The check measured the rung's own encode; the probes' spread is not its.
-        self.predicted_se = None;
+        self.predicted_se = standard_error(each);
     }
 }
 
 impl Decision {
+    /// Scale every rung's standard error for windows that were `share` (0..1) of the
+    /// title's intervals: a short title's four windows of ten leave less unknown than
+    /// four of a film's three hundred (the finite-population factor √(1 − share)).
+    pub fn sampled(&mut self, share: f64) {
+        let factor = (1.0 - share.clamp(0.0, 1.0)).sqrt();
+        for r in &mut self.rungs {
+            r.predicted_se = r.predicted_se.map(|se| se * factor);
+        }
+    }
+
     pub fn fitted(&self) -> Vec<FittedRung> {
         self.rungs.iter().map(|r| r.rung.clone()).collect()
     }
@@ -400,65 +433,122 @@ mod tests {
         }
     }
 
+    /// Sample sd over √n, written out.
+    fn se_of(v: &[f64]) -> f64 {
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt()
+    }
+
     #[test]
     fn the_standard_error_is_the_windows_spread_at_the_rungs_crf() {
         let points = [
             probe(22.0, &[90.0, 80.0, 70.0]),
             probe(29.0, &[80.0, 66.0, 56.0]),
-            probe(36.0, &[60.0, 50.0, 40.0]),
+            probe(36.0, &[60.0, 50.0, 30.0]),
         ];
+        let se = |crf| windows_se(&points, (640, 360), crf).unwrap();
         // At CRF 25.5, halfway between the first two: 85, 73, 63.
-        let v: [f64; 3] = [85.0, 73.0, 63.0];
-        let mean = v.iter().sum::<f64>() / 3.0;
-        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
-        let se = windows_se(&points, (640, 360), 25.5).unwrap();
-        assert!((se - sd / 3f64.sqrt()).abs() < 1e-9, "{se}");
-        // Beyond the probes the end piece is extended: at CRF 15, 100 (clamped), 94, 84.
-        let v: [f64; 3] = [100.0, 94.0, 84.0];
-        let mean = v.iter().sum::<f64>() / 3.0;
-        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
-        let se = windows_se(&points, (640, 360), 15.0).unwrap();
-        assert!((se - sd / 3f64.sqrt()).abs() < 1e-9, "{se}");
+        assert!((se(25.5) - se_of(&[85.0, 73.0, 63.0])).abs() < 1e-9);
+        // At 34.25, three quarters of the way from 29 to 36: 65, 54, 36.5.
+        assert!((se(34.25) - se_of(&[65.0, 54.0, 36.5])).abs() < 1e-9);
+        // Past the probed CRFs the nearest probe's windows, as the curves hold theirs.
+        assert!((se(15.0) - se_of(&[90.0, 80.0, 70.0])).abs() < 1e-9);
+        assert!((se(40.0) - se_of(&[60.0, 50.0, 30.0])).abs() < 1e-9);
         // Another size has no probes.
         assert_eq!(windows_se(&points, (1280, 720), 25.5), None);
     }
 
     #[test]
-    fn no_standard_error_from_one_window_or_windows_not_kept() {
+    fn no_standard_error_from_one_window_windows_not_kept_or_a_probe_without_vmaf() {
         let one = [probe(22.0, &[90.0]), probe(29.0, &[80.0])];
         assert_eq!(windows_se(&one, (640, 360), 25.0), None);
         let old = [probe(22.0, &[]), probe(29.0, &[])];
         assert_eq!(windows_se(&old, (640, 360), 25.0), None);
         let uneven = [probe(22.0, &[90.0, 80.0]), probe(29.0, &[80.0])];
         assert_eq!(windows_se(&uneven, (640, 360), 25.0), None);
+        let mut nan = [probe(22.0, &[90.0, 80.0]), probe(29.0, &[80.0, f64::NAN])];
+        nan[1].vmaf = f64::NAN;
+        assert_eq!(windows_se(&nan, (640, 360), 25.0), None);
+        // A probe without a rate does not count (nor does it for the rung's CRF).
+        let mut rateless = [probe(22.0, &[90.0, 80.0]), probe(29.0, &[80.0, 60.0])];
+        rateless[1].kbps = 0.0;
+        assert!((windows_se(&rateless, (640, 360), 25.0).unwrap() - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_short_titles_windows_leave_less_unknown() {
+        let points = [probe(22.0, &[90.0, 80.0]), probe(29.0, &[80.0, 60.0])];
+        let mut d = Decision {
+            policy: "p".into(),
+            points: points.to_vec(),
+            hull: vec![0, 1],
+            rungs: vec![],
+            top_reason: String::new(),
+        };
+        let mut r = ChosenRung {
+            rung: FittedRung {
+                id: "v".into(),
+                width: 640,
+                height: 360,
+                decimation: 1,
+                bitrate: 1,
+                maxrate: 1,
+                bufsize: 1,
+                crf: Some(22.0),
+            },
+            predicted_vmaf: 85.0,
+            predicted_se: windows_se(&points, (640, 360), 22.0),
+            check: None,
+            measured: None,
+        };
+        assert_eq!(r.predicted_se, Some(5.0));
+        d.rungs.push(r.clone());
+        d.sampled(0.36);
+        assert!((d.rungs[0].predicted_se.unwrap() - 4.0).abs() < 1e-9);
+        d.sampled(1.0);
+        assert_eq!(d.rungs[0].predicted_se, Some(0.0));
+        // A check's own windows make a checked rung's error.
+        r.checked(4, 500.0, 80.0, &[78.0, 82.0, 78.0, 82.0]);
+        assert!((r.predicted_se.unwrap() - se_of(&[78.0, 82.0, 78.0, 82.0])).abs() < 1e-9);
     }
 
     proptest! {
-        /// Equal windows leave no error; shifting every window's VMAF by the same amount
-        /// leaves the error as it was; spreading them twice as far doubles it (while
-        /// nothing is clamped at 0 or 100).
+        /// At a probed CRF the error is that probe's windows'; halfway between two,
+        /// that of each window's halfway value; shifting every window leaves it as it
+        /// was, drawing them halfway to their mean halves it.
         #[test]
-        fn the_standard_error_follows_the_windows_spread(
-            base in proptest::collection::vec(30.0f64..70.0, 3),
-            dev in proptest::collection::vec(-10.0f64..10.0, 2..12),
-            crf in 22.0f64..36.0,
+        fn the_standard_error_follows_the_windows(
+            w in proptest::collection::vec(proptest::collection::vec(20.0f64..80.0, 3), 2..12),
             shift in -15.0f64..15.0,
         ) {
             let crfs = [22.0f32, 29.0, 36.0];
             let make = |k: f64, s: f64| -> Vec<Measured> {
+                let mean: Vec<f64> = (0..3).map(|c| w.iter().map(|x| x[c]).sum::<f64>() / w.len() as f64).collect();
                 crfs.iter()
-                    .zip(&base)
-                    .map(|(&c, &b)| probe(c, &dev.iter().map(|d| b + s + k * d).collect::<Vec<_>>()))
+                    .enumerate()
+                    .map(|(c, &crf)| probe(crf, &w.iter().map(|x| mean[c] + k * (x[c] - mean[c]) + s).collect::<Vec<_>>()))
                     .collect()
             };
-            let flat = windows_se(&make(0.0, 0.0), (640, 360), crf).unwrap();
-            prop_assert!(flat.abs() < 1e-9);
-            let se = windows_se(&make(1.0, 0.0), (640, 360), crf).unwrap();
-            prop_assert!(se >= 0.0);
-            let shifted = windows_se(&make(1.0, shift), (640, 360), crf).unwrap();
-            prop_assert!((shifted - se).abs() < 1e-9);
-            let doubled = windows_se(&make(2.0, 0.0), (640, 360), crf).unwrap();
-            prop_assert!((doubled - 2.0 * se).abs() < 1e-9);
+            let points = make(1.0, 0.0);
+            for (c, &crf) in crfs.iter().enumerate() {
+                let at = windows_se(&points, (640, 360), crf as f64).unwrap();
+                let want = se_of(&w.iter().map(|x| x[c]).collect::<Vec<_>>());
+                prop_assert!((at - want).abs() < 1e-9, "CRF {crf}: {at} against {want}");
+            }
+            for c in 0..2 {
+                let mid = (crfs[c] + crfs[c + 1]) as f64 / 2.0;
+                let at = windows_se(&points, (640, 360), mid).unwrap();
+                let want = se_of(&w.iter().map(|x| (x[c] + x[c + 1]) / 2.0).collect::<Vec<_>>());
+                prop_assert!((at - want).abs() < 1e-9, "CRF {mid}: {at} against {want}");
+            }
+            for crf in [24.0, 31.5, 35.0] {
+                let se = windows_se(&points, (640, 360), crf).unwrap();
+                let shifted = windows_se(&make(1.0, shift), (640, 360), crf).unwrap();
+                prop_assert!((shifted - se).abs() < 1e-9);
+                let halved = windows_se(&make(0.5, 0.0), (640, 360), crf).unwrap();
+                prop_assert!((2.0 * halved - se).abs() < 1e-9);
+            }
         }
     }
 }

@@ -25,7 +25,9 @@ pub use error::LadderError;
 pub use fit::{fit_ladder, FittedRung, MasterShape};
 pub use grid::{plan_grid, Grid};
 pub use hull::{upper_hull, Measured};
-pub use policy::{builtin_policy, AnalysisPolicy, EncodePolicy, PerTitlePolicy, RungPolicy};
+pub use policy::{
+    builtin_policy, AnalysisPolicy, EncodePolicy, FinalRateControl, PerTitlePolicy, RungPolicy,
+};
 pub use preset::{builtin, builtin_names, Ladder, RateControl, Rung};
 pub use probing::{next_probes, Probe};
 pub use shots::shot_idrs;

@@ -85,7 +85,10 @@ fn toml_errors_say_where_and_what() {
 }
 
 mod per_title {
-    use ladders::{builtin_policy, choose_ladder, upper_hull, Decision, MasterShape, Measured};
+    use ladders::{
+        builtin_policy, choose_ladder, upper_hull, Decision, FinalRateControl, MasterShape,
+        Measured,
+    };
     use proptest::prelude::*;
 
     const SIZES: &[(u32, u32)] = &[
@@ -349,9 +352,9 @@ mod per_title {
     fn a_checked_rung_is_predicted_by_its_check_and_keeps_the_curves_reading() {
         let mut d = choose_ladder(&builtin_policy(), shape(), &curve_points(1.0)).unwrap();
         let curve = d.rungs[0].predicted_vmaf;
-        d.rungs[0].checked(4, 600.0, curve + 5.0);
+        d.rungs[0].checked(4, 600.0, curve + 5.0, &[]);
         // Checked again (a retried analysis): the curves' reading is still the first.
-        d.rungs[0].checked(4, 610.0, curve + 6.0);
+        d.rungs[0].checked(4, 610.0, curve + 6.0, &[]);
         let c = d.rungs[0].check.unwrap();
         assert_eq!((c.windows, c.kbps, c.vmaf), (4, 610.0, curve + 6.0));
         assert_eq!(c.curve_vmaf, curve);
@@ -373,31 +376,55 @@ mod per_title {
 
     #[test]
     fn rungs_carry_the_standard_error_of_their_windows() {
-        // Four windows per point, 3 VMAF above and below the mean in turn (at every
-        // CRF), so that a rung's windows read mean ± 3 wherever it falls: a sample
-        // standard deviation of √12 over √4 windows.
+        // Four windows per point, apart by an amount that grows with the CRF and
+        // differs by size, so that a rung's error says which size and CRF it was read
+        // at: window w at a point is its mean + d·s_w, s = (+1, −1, +1, −1).
+        let spread = |p: &Measured| (p.crf as f64 - 15.0) / 4.0 * (1.0 + p.height as f64 / 1080.0);
         let points: Vec<Measured> = curve_points(1.0)
             .into_iter()
             .map(|mut p| {
-                p.windows = [3.0, -3.0, 3.0, -3.0].iter().map(|d| p.vmaf + d).collect();
+                let d = spread(&p);
+                p.windows = [1.0, -1.0, 1.0, -1.0]
+                    .iter()
+                    .map(|s| p.vmaf + s * d)
+                    .collect();
                 p
             })
             .collect();
         let mut d = choose_ladder(&builtin_policy(), shape(), &points).unwrap();
-        let want = 12f64.sqrt() / 2.0;
         for r in &d.rungs {
+            // The windows at the rung's CRF (held at the probed 21..39) are their mean
+            // ± the spread there (linear in the CRF, as it is read): a sample standard
+            // deviation of d·√(4/3), over √4 windows.
+            let crf = (r.rung.crf.unwrap() as f64).clamp(21.0, 39.0);
+            let at = Measured {
+                crf: crf as f32,
+                height: r.rung.height,
+                ..points[0].clone()
+            };
+            let want = spread(&at) * (4.0f64 / 3.0).sqrt() / 2.0;
             let se = r.predicted_se.unwrap();
-            assert!((se - want).abs() < 0.05, "{} ±{se}", r.rung.id);
+            assert!(
+                (se - want).abs() < 1e-6,
+                "{} at CRF {crf}: ±{se} against ±{want}",
+                r.rung.id
+            );
         }
-        assert!(d.table().contains(&format!("±{want:.1}")), "{}", d.table());
+        let first = d.rungs[0].predicted_se.unwrap();
+        assert!(d.table().contains(&format!("±{first:.1}")), "{}", d.table());
         let back: Decision = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
         for (b, r) in back.rungs.iter().zip(&d.rungs) {
             assert!((b.predicted_se.unwrap() - r.predicted_se.unwrap()).abs() < 1e-9);
         }
         assert_eq!(back.points[0].windows.len(), 4);
-        // A checked rung's prediction is its check's, not the probes'.
-        d.rungs[0].checked(4, 600.0, 80.0);
-        assert_eq!(d.rungs[0].predicted_se, None);
+        // An ABR ladder's rungs hit a bitrate, not a CRF: no error from the CRF alone.
+        let mut abr = builtin_policy();
+        abr.encode.rate_control = FinalRateControl::Abr;
+        let a = choose_ladder(&abr, shape(), &points).unwrap();
+        assert!(a.rungs.iter().all(|r| r.predicted_se.is_none()));
+        // A checked rung's error is its check windows'.
+        d.rungs[0].checked(2, 600.0, 80.0, &[79.0, 81.0]);
+        assert!((d.rungs[0].predicted_se.unwrap() - 1.0).abs() < 1e-9);
         // Decisions made without windows (or before they were kept) have none.
         let d = choose_ladder(&builtin_policy(), shape(), &curve_points(1.0)).unwrap();
         assert!(d.rungs.iter().all(|r| r.predicted_se.is_none()));

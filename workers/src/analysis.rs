@@ -245,6 +245,7 @@ pub fn analyse(
     }
     let mut decision = choose_ladder(policy, shape, &measured)
         .map_err(|e| StageError::Permanent(e.to_string()))?;
+    decision.sampled(windows.len() as f64 / intervals as f64);
     let checks: Vec<u64> = policy
         .check_windows(intervals, windows.len())
         .into_iter()
@@ -265,6 +266,8 @@ pub fn analyse(
             &settings,
             &mut chunk_file,
         )?;
+        // Every rung was checked: its error is its check windows'.
+        decision.sampled(checks.len() as f64 / intervals as f64);
         check_cpu_s = process_cpu_s() - before;
     }
     Ok(Analysis {
@@ -324,7 +327,13 @@ fn check_rungs(
     }
     for (r, (bits, frames, reports)) in decision.rungs.iter_mut().zip(per_rung) {
         let q = QualityReport::merged(&reports);
-        r.checked(starts.len() as u32, t.kbps(bits, frames), q.vmaf_mean);
+        let each: Vec<f64> = reports.iter().map(|r| r.vmaf_mean).collect();
+        r.checked(
+            starts.len() as u32,
+            t.kbps(bits, frames),
+            q.vmaf_mean,
+            &each,
+        );
     }
     Ok(())
 }

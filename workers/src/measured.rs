@@ -164,3 +164,34 @@ pub fn read(store: &dyn crate::store::ObjectStore, t: &TitleId) -> Option<Vec<Re
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_says_the_prediction_and_its_standard_error() {
+        let mut m = RenditionMeasure {
+            id: "v720p-1500k".into(),
+            width: 1280,
+            height: 720,
+            kbps: 1512.4,
+            predicted_vmaf: Some(94.0),
+            predicted_se: Some(0.84),
+            vmaf: Some(93.4),
+            vmaf_p5: Some(88.1),
+            frames_scored: 16,
+        };
+        assert_eq!(
+            m.line(),
+            "v720p-1500k 1280x720 1512 kbit/s VMAF 93.4 (predicted 94.0 ±0.8, -0.6), p5 88.1 over 16 frames"
+        );
+        m.predicted_se = None;
+        assert!(m.line().contains("(predicted 94.0, -0.6)"), "{}", m.line());
+        // Stored without it when there is none; read from a record made before it.
+        let json = serde_json::to_string(&m).unwrap();
+        assert!(!json.contains("predicted_se"), "{json}");
+        let back: RenditionMeasure = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, m);
+    }
+}
