@@ -11,6 +11,8 @@
 #   LOOP=1 BENCH_DIR=/tmp/film scripts/bench-film.sh
 #   POLICY=my-policy.toml scripts/bench-film.sh   # another per-title policy
 set -euo pipefail
+# A policy file named relative to where the script was started from.
+[ -z "${POLICY:-}" ] || [ ! -f "$POLICY" ] || POLICY=$(realpath "$POLICY")
 cd "$(dirname "$0")/.."
 FOOTAGE=${VODFARM_FOOTAGE:-$HOME/.cache/vodfarm/footage}
 W=${BENCH_DIR:-$(mktemp -d)}

@@ -153,7 +153,7 @@ print(f"measured - predicted VMAF over {len(errs)} rungs: mean {sum(errs)/len(er
 sp = [x for xs in spread.values() for x in xs]
 if sp:
     print(f"predictions' standard error (the probed windows' spread) over {len(sp)} rungs: mean {sum(se for _, se in sp)/len(sp):.1f}, "
-          f"largest {max(se for _, se in sp):.1f}; {sum(abs(e) <= 2 * se for e, se in sp)} of {len(sp)} measured within 2 of them")
+          f"largest {max(se for _, se in sp):.1f}; {sum(abs(e) <= 2 * se for e, se in sp)} of {len(sp)} measured within 2 SE of their prediction")
 ferrs = [e for es in farm_err.values() for e in es]
 if ferrs:
     print(f"farm's sampled VMAF - whole-rendition VMAF over {len(ferrs)} renditions: mean {sum(ferrs)/len(ferrs):+.2f}, "

@@ -9,8 +9,11 @@
 # scripts/bench-sampling.py prints how far k windows land from the 60 windows' mean,
 # chosen as the policy spreads them, stratified by activity, or probed in part.
 #
+# With SHORT="12 24" (the default) each window's middle 12 and 24 frames are cut and
+# probed alone too: how closely a shorter window follows its interval.
+#
 #   scripts/bench-sampling.sh
-#   BENCH_DIR=/tmp/s EVERY=3 scripts/bench-sampling.sh   # every 3rd interval (99 windows)
+#   BENCH_DIR=/tmp/s EVERY=3 SHORT= scripts/bench-sampling.sh   # every 3rd interval, no short cuts
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FOOTAGE=${VODFARM_FOOTAGE:-$HOME/.cache/vodfarm/footage}
@@ -32,6 +35,12 @@ for i in $(seq $((EVERY / 2)) "$EVERY" $((intervals - 1))); do
   [ -f "$w.ts" ] || ffmpeg -v error -y -ss "$(echo "$i * $gop * ${rate#*/} / ${rate%/*}" | bc -l)" -i "$F" \
     -frames:v "$gop" -an -c:v mpeg2video -q:v 1 -qmin 1 -bf 0 -g "$gop" -f mpegts "$w.ts"
   [ -f "$w.json" ] || { "$V" ladder analyze "$w.ts" --json "$w.json.tmp" >/dev/null && mv "$w.json.tmp" "$w.json"; }
+  for len in ${SHORT-12 24}; do
+    s=$w.s$len
+    [ -f "$s.ts" ] || ffmpeg -v error -y -i "$w.ts" -vf "trim=start_frame=$(((gop - len) / 2)),setpts=PTS-STARTPTS" \
+      -frames:v "$len" -c:v mpeg2video -q:v 1 -qmin 1 -bf 0 -g "$gop" -f mpegts "$s.ts"
+    [ -f "$s.json" ] || { "$V" ladder analyze "$s.ts" --json "$s.json.tmp" >/dev/null && mv "$s.json.tmp" "$s.json"; }
+  done
   n=$((n + 1))
 done
 echo "film: $n of $intervals intervals of $gop frames probed" >&2
@@ -44,5 +53,5 @@ if ! [ -s "$W/activity.txt" ]; then
   paste <(grep -o 'YAVG=[0-9.]*' "$W/si.log" | cut -d= -f2) <(grep -o 'YDIF=[0-9.]*' "$W/ti.log" | cut -d= -f2) >"$W/activity.txt.tmp"
   mv "$W/activity.txt.tmp" "$W/activity.txt"
 fi
-python3 scripts/bench-sampling.py "$W" "$gop" "$intervals"
+python3 scripts/bench-sampling.py "$W" "$gop" ${SHORT-12 24}
 echo "(files in $W)"
