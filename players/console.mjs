@@ -76,10 +76,13 @@ try {
   const detail = await page.evaluate(() => ({
     rungs: document.querySelectorAll('table.rungs tbody tr').length,
     predicted: [...document.querySelectorAll('table.rungs tbody tr')].map((r) => r.children[3].textContent),
-    measured: [...document.querySelectorAll('table.rungs tbody tr')].map((r) => r.children[4].textContent),
+    se: [...document.querySelectorAll('table.rungs tbody tr')].map((r) => r.children[4].textContent),
+    measured: [...document.querySelectorAll('table.rungs tbody tr')].map((r) => r.children[5].textContent),
     renditions: [...document.querySelectorAll('tr[data-rendition]')].map((r) => r.textContent),
   }));
+  // Each per-title prediction has its standard error beside it, a number of its own.
   check('title page: ladder plot, rungs, renditions', detail.rungs > 0 && detail.predicted.every((v) => Number(v) > 0)
+    && detail.se.every((v) => v !== '' && Number(v) >= 0)
     && detail.measured.every((v) => Number(v) > 0)
     && detail.renditions.some((r) => /kbit\/s/.test(r)), detail);
 

@@ -40,12 +40,16 @@ col = lambda M, j: [r[j] for r in M]
 truth = [st.mean(col(V, j)) for j in range(P)]
 
 
-def r2(x, y):
-    """Squared correlation; 0 when either side does not vary."""
+def corr(x, y):
+    """Pearson correlation; 0 when either side does not vary (a black interval)."""
     try:
-        return st.correlation(x, y) ** 2
+        return st.correlation(x, y)
     except st.StatisticsError:
         return 0.0
+
+
+def r2(x, y):
+    return corr(x, y) ** 2
 
 
 # Each size's middle CRF (of its probed CRFs), and the smallest size's: a cheap encode.
@@ -125,10 +129,10 @@ for L in shorts:
         SK.append(k)
     if len(have) < 3:
         continue
-    corr = [st.correlation([V[x][j] for x in have], col(SV, j)) for j in range(P)]
+    cs = [corr([V[x][j] for x in have], col(SV, j)) for j in range(P)]
     bias = [st.mean(SV[y][j] - V[x][j] for y, x in enumerate(have)) for j in range(P)]
     rate = [st.mean(SK[y][j] - K[x][j] for y, x in enumerate(have)) for j in range(P)]
-    sdr = [st.stdev(col(SV, j)) / st.stdev([V[x][j] for x in have]) for j in range(P)]
-    print(f"  {L:>3} frames ({len(have)} windows): correlation {min(corr):.2f}-{max(corr):.2f}, "
+    sdr = [st.stdev(col(SV, j)) / max(st.stdev([V[x][j] for x in have]), 1e-9) for j in range(P)]
+    print(f"  {L:>3} frames ({len(have)} windows): correlation {min(cs):.2f}-{max(cs):.2f}, "
           f"VMAF {st.mean(bias):+.2f} ({min(bias):+.1f} to {max(bias):+.1f}), "
           f"bitrate x{2 ** st.mean(rate):.2f}, spread x{min(sdr):.2f}-{max(sdr):.2f}")

@@ -180,14 +180,6 @@ fn vmaf(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into())
 }
 
-/// A prediction and, when the windows gave one, its standard error: "80.2 ±1.9".
-fn predicted(v: Option<f64>, se: Option<f64>) -> String {
-    match (v, se) {
-        (Some(_), Some(se)) => format!("{} ±{se:.1}", vmaf(v)),
-        _ => vmaf(v),
-    }
-}
-
 /// The live part of a title's page: status, progress, ladder rungs, renditions.
 pub fn title_live(d: &TitleDetail) -> String {
     let r = &d.report;
@@ -226,7 +218,8 @@ pub fn title_live(d: &TitleDetail) -> String {
     if !d.rungs.is_empty() {
         s.push_str(&format!(
             "<h2>Ladder</h2><p class=\"muted\">{}{}</p><table class=\"rungs\"><thead><tr><th>Rung</th>\
-<th>Size</th><th>Target</th><th>Predicted VMAF</th><th>Measured VMAF</th></tr></thead><tbody>",
+<th>Size</th><th>Target</th><th>Predicted VMAF</th><th title=\"standard error of the prediction, from how far its probed windows were apart\">±</th>\
+<th>Measured VMAF</th></tr></thead><tbody>",
             d.ladder_policy
                 .as_ref()
                 .map(|p| format!("Per-title policy {}. ", esc(p)))
@@ -235,12 +228,13 @@ pub fn title_live(d: &TitleDetail) -> String {
         ));
         for g in &d.rungs {
             s.push_str(&format!(
-                "<tr><td>{}</td><td>{}x{}</td><td>{:.0} kbit/s</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}x{}</td><td>{:.0} kbit/s</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&g.id),
                 g.width,
                 g.height,
                 g.target_kbps,
-                predicted(g.predicted_vmaf, g.predicted_se),
+                vmaf(g.predicted_vmaf),
+                vmaf(g.predicted_se),
                 vmaf(g.measured_vmaf)
             ));
         }
@@ -533,13 +527,6 @@ pub fn routes() -> Router<Console> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_prediction_shows_its_standard_error_when_it_has_one() {
-        assert_eq!(predicted(Some(80.24), Some(1.86)), "80.2 ±1.9");
-        assert_eq!(predicted(Some(80.24), None), "80.2");
-        assert_eq!(predicted(None, Some(1.0)), "—");
-    }
 
     #[tokio::test]
     async fn errors_on_pages_are_pages() {

@@ -43,7 +43,9 @@ pub struct RungView {
     pub target_kbps: f64,
     /// VMAF the per-title analysis predicted (per-title ladders only).
     pub predicted_vmaf: Option<f64>,
-    /// The prediction's standard error from the probed windows' spread.
+    /// The prediction's standard error from the probed windows' spread (absent when
+    /// there is none, as in `ladder.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub predicted_se: Option<f64>,
     /// VMAF measured on the published rendition, when the farm measured it.
     pub measured_vmaf: Option<f64>,

@@ -37,8 +37,8 @@ pub struct ChosenRung {
     /// VMAF at a point has a standard deviation of 2 to 12, `scripts/bench-sampling.sh`).
     /// The windows are spread evenly, not drawn at random, and the encoder's own biases
     /// (no lead-in, the VBV cap) are not in it. None with fewer than two windows, for
-    /// an ABR rung (its bitrate, not its CRF, is fixed, so its error has a rate part
-    /// too), when a probe of its size has no finite VMAF or its probes kept unequal
+    /// an unchecked ABR rung (its bitrate, not its CRF, is fixed, so its error has a
+    /// rate part too), when a probe of its size has no finite VMAF or its probes kept unequal
     /// windows, and in decisions made before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicted_se: Option<f64>,

@@ -420,8 +420,12 @@ mod per_title {
         // An ABR ladder's rungs hit a bitrate, not a CRF: no error from the CRF alone.
         let mut abr = builtin_policy();
         abr.encode.rate_control = FinalRateControl::Abr;
-        let a = choose_ladder(&abr, shape(), &points).unwrap();
+        let mut a = choose_ladder(&abr, shape(), &points).unwrap();
         assert!(a.rungs.iter().all(|r| r.predicted_se.is_none()));
+        // Checked, an ABR rung's error is its check windows' (its own encode, at its
+        // bitrate).
+        a.rungs[0].checked(2, 600.0, 80.0, &[79.0, 81.0]);
+        assert!((a.rungs[0].predicted_se.unwrap() - 1.0).abs() < 1e-9);
         // A checked rung's error is its check windows'.
         d.rungs[0].checked(2, 600.0, 80.0, &[79.0, 81.0]);
         assert!((d.rungs[0].predicted_se.unwrap() - 1.0).abs() < 1e-9);

@@ -418,6 +418,9 @@ fn rungs_are_checked_on_windows_across_the_title() {
         let check = r.check.expect("a one-window title's rungs are checked");
         assert_eq!(check.windows, 4, "{}", decision.table());
         assert_eq!(r.predicted_vmaf, check.vmaf);
+        // The check windows are all four of the title's intervals: its error is theirs,
+        // and none is left of which windows were measured.
+        assert_eq!(r.predicted_se, Some(0.0), "{}", decision.table());
         let measured = measured_within_3_of_prediction(&decision, r);
         moved = moved.max((measured - check.curve_vmaf).abs());
     }

@@ -245,7 +245,6 @@ pub fn analyse(
     }
     let mut decision = choose_ladder(policy, shape, &measured)
         .map_err(|e| StageError::Permanent(e.to_string()))?;
-    decision.sampled(windows.len() as f64 / intervals as f64);
     let checks: Vec<u64> = policy
         .check_windows(intervals, windows.len())
         .into_iter()
@@ -266,10 +265,16 @@ pub fn analyse(
             &settings,
             &mut chunk_file,
         )?;
-        // Every rung was checked: its error is its check windows'.
-        decision.sampled(checks.len() as f64 / intervals as f64);
         check_cpu_s = process_cpu_s() - before;
     }
+    // A rung's error is its probed windows', or every rung's its check windows' (each
+    // check replaces it), a share of the title's intervals.
+    let measured_on = if checks.is_empty() {
+        windows.len()
+    } else {
+        checks.len()
+    };
+    decision.sampled(measured_on as f64 / intervals as f64);
     Ok(Analysis {
         decision,
         windows,
