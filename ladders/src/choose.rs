@@ -239,23 +239,23 @@ fn windows_se(points: &[Measured], size: (u32, u32), crf: f64) -> Option<f64> {
     {
         return None;
     }
-    let lowest = probes[0].crf as f64;
-    let crf = crf.clamp(lowest, probes[probes.len() - 1].crf as f64);
-    let at = |w: usize| -> f64 {
-        let line: Vec<(f64, f64)> = probes
-            .iter()
-            .map(|p| (p.crf as f64, p.windows[w]))
-            .collect();
-        let i = line
-            .windows(2)
-            .position(|s| crf <= s[1].0)
-            .unwrap_or(line.len().saturating_sub(2));
-        match (line.get(i), line.get(i + 1)) {
-            (Some(a), Some(b)) => a.1 + (crf - a.0) * (b.1 - a.1) / (b.0 - a.0),
-            (Some(a), None) => a.1,
-            _ => f64::NAN,
-        }
-        .clamp(0.0, 100.0)
+    // The piece of the probed CRFs the rung's CRF falls in, the same for every window:
+    // probes a and b and how far from a towards b (0 at or past the end probes).
+    let last = probes.len() - 1;
+    let crf = crf.clamp(probes[0].crf as f64, probes[last].crf as f64);
+    let b = probes
+        .iter()
+        .position(|p| crf <= p.crf as f64)
+        .unwrap_or(last);
+    let a = b.saturating_sub(1);
+    let t = if a == b {
+        0.0
+    } else {
+        (crf - probes[a].crf as f64) / (probes[b].crf - probes[a].crf) as f64
+    };
+    let at = |w: usize| {
+        let (va, vb) = (probes[a].windows[w], probes[b].windows[w]);
+        (va + t * (vb - va)).clamp(0.0, 100.0)
     };
     standard_error(&(0..n).map(at).collect::<Vec<_>>())
 }
