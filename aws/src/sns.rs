@@ -58,13 +58,20 @@ pub struct TopicArn {
     pub name: String,
 }
 
+/// A configured topic that is not an SNS topic ARN: the value and which part is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("'{arn}' is not an SNS topic ARN ({why}): expected arn:aws:sns:REGION:ACCOUNT:NAME")]
+pub struct BadTopicArn {
+    pub arn: String,
+    pub why: &'static str,
+}
+
 impl TopicArn {
     /// Parse `arn`; the error says what is wrong in one line.
-    pub fn parse(arn: &str) -> Result<Self, String> {
-        let bad = |why: &str| {
-            format!(
-                "'{arn}' is not an SNS topic ARN ({why}): expected arn:aws:sns:REGION:ACCOUNT:NAME"
-            )
+    pub fn parse(arn: &str) -> Result<Self, BadTopicArn> {
+        let bad = |why: &'static str| BadTopicArn {
+            arn: arn.to_string(),
+            why,
         };
         let parts: Vec<&str> = arn.split(':').collect();
         let [prefix, partition, service, region, account, name] = parts[..] else {
@@ -111,7 +118,7 @@ impl SnsTopic {
     /// The topic `arn` (checked), reached in its own region or at `endpoint`; one
     /// attempt of a call may take `timeout` (a hung connection must not hold a sink's
     /// thread past the process's drain time).
-    pub fn new(arn: &str, endpoint: Option<&str>, timeout: Duration) -> Result<Self, String> {
+    pub fn new(arn: &str, endpoint: Option<&str>, timeout: Duration) -> Result<Self, BadTopicArn> {
         let parsed = TopicArn::parse(arn)?;
         let sdk = crate::runtime::sdk_config(endpoint, Some(&parsed.region));
         let config = aws_sdk_sns::config::Builder::from(&sdk)
@@ -231,7 +238,8 @@ mod tests {
             "arn:aws:sns:eu-west-1:123456789012:.fifo",
         ] {
             let e = TopicArn::parse(bad).unwrap_err();
-            assert!(e.contains(bad), "{e}");
+            assert_eq!(e.arn, bad);
+            assert!(e.to_string().contains(bad), "{e}");
         }
     }
 }

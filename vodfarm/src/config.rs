@@ -224,8 +224,8 @@ impl Config {
         }
     }
 
-    /// The store of commands that only read one (status, oca fill, steer, retry): an embedded
-    /// store that does not exist is an error, not a new empty store.
+    /// The store of commands that only read one (status, events, serve, oca fill, steer,
+    /// retry): an embedded store that does not exist is an error, not a new empty store.
     pub fn open_existing_store(&self) -> Result<Arc<dyn ObjectStore>, ConfigError> {
         if let StoreConfig::Embedded { dir } = &self.store {
             if !dir.is_dir() {
@@ -337,6 +337,7 @@ impl Config {
                 self.events.sns_endpoint.as_deref(),
                 std::time::Duration::from_secs(self.events.timeout_seconds),
             )
+            .map_err(|e| e.to_string())
             .and_then(|t| t.ensure().map_err(|e| e.to_string()))
             .map_err(|e| bad(format!("events.sns_topic: {e}")))?;
         }
