@@ -27,6 +27,21 @@ pub enum MediaError {
         min: u64,
         max: u64,
     },
+    #[error("{path}: {width}x{height} pictures at sample aspect {sar_num}:{sar_den} display as {display_w}x{height}; accepted are displayed shapes at least 32 pixels each way and at most 8:1 either way")]
+    Shape {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        sar_num: u32,
+        sar_den: u32,
+        display_w: u64,
+    },
+    #[error("{path}: video codec {codec} cannot be split into chunks ({detail}); re-encode the master (ProRes, DNxHR, H.264 or HEVC)")]
+    ChunkCodec {
+        path: PathBuf,
+        codec: String,
+        detail: String,
+    },
     #[error("{path}: cannot be converted faithfully: {reason}")]
     Unconvertible {
         path: PathBuf,

@@ -13,7 +13,13 @@ use crate::{open_untrusted, MediaError, Rational};
 /// Limits on what a master may claim, so that a crafted header cannot make a worker
 /// allocate or run without bound.
 const MAX_DIMENSION: u64 = 8192;
-const MIN_DIMENSION: u64 = 16;
+/// libvmaf's ADM feature reads outside pictures narrower or lower than 18 pixels
+/// (SIGSEGV in `integer_compute_adm` at 16 and 17, fine from 18), and every rendition
+/// is scored at the master's size; 32 leaves a margin and no real content is smaller.
+const MIN_DIMENSION: u64 = 32;
+/// The displayed shape, at most this many times wider than high or higher than wide:
+/// the smallest rung box (416x234) then keeps at least 29 pixels on the short side.
+const MAX_DISPLAY_ASPECT: f64 = 8.0;
 const MAX_DURATION_S: u64 = 12 * 3600;
 const MAX_STREAMS: u64 = 64;
 
@@ -141,6 +147,27 @@ pub(crate) fn snap_frame_rate(r: FfRational) -> Option<Rational> {
     })
 }
 
+/// Refuse pictures whose sample aspect makes them display thinner than
+/// `MIN_DIMENSION` or beyond `MAX_DISPLAY_ASPECT`: a rendition fitted to that shape would
+/// be a few pixels across.
+fn check_shape(path: &Path, width: u32, height: u32, sar: Rational) -> Result<(), MediaError> {
+    let display_w = (width as f64 * sar.as_f64()).round();
+    let aspect = display_w / height as f64;
+    if display_w < MIN_DIMENSION as f64
+        || !(1.0 / MAX_DISPLAY_ASPECT..=MAX_DISPLAY_ASPECT).contains(&aspect)
+    {
+        return Err(MediaError::Shape {
+            path: path.into(),
+            width,
+            height,
+            sar_num: sar.num,
+            sar_den: sar.den,
+            display_w: display_w as u64,
+        });
+    }
+    Ok(())
+}
+
 fn check_bound(
     path: &Path,
     what: &'static str,
@@ -199,6 +226,7 @@ pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
     } else {
         Rational { num: 1, den: 1 }
     };
+    check_shape(path, width, height, sample_aspect)?;
     let frame_rate = nominal_rate(vstream.avg_frame_rate(), vstream.rate()).ok_or_else(|| {
         MediaError::Corrupt {
             path: path.into(),

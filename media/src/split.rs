@@ -279,6 +279,7 @@ pub fn split_video(
             files.iter().filter(|f| f.exists()).count()
         )));
     }
+    decoder_opens(master, &files[0], &params)?;
     Ok(SplitReport {
         frame_count,
         origin_pts: o,
@@ -294,14 +295,20 @@ fn open_writer(
     in_tb: ffmpeg_next::Rational,
 ) -> Result<ChunkWriter, MediaError> {
     let mut octx = format::output_as(path, "nut").ctx(|| format!("creating {}", path.display()))?;
+    // SAFETY: the context's output format, set by output_as and static in libavformat.
+    let oformat = unsafe { (*octx.as_ptr()).oformat };
     {
         let mut ost = octx
             .add_stream(codec::encoder::find(codec::Id::None))
             .ctx(|| "adding chunk stream".into())?;
         let mut params = params.clone();
-        // SAFETY: our own copy of the parameters; a foreign codec tag would not fit NUT.
+        // SAFETY: our own copy of the parameters, and the output format's tag table
+        // (static in libavformat).
         unsafe {
-            (*params.as_mut_ptr()).codec_tag = 0;
+            let p = params.as_mut_ptr();
+            if !keep_codec_tag(oformat, (*p).codec_id, (*p).codec_tag) {
+                (*p).codec_tag = 0;
+            }
         }
         ost.set_parameters(params);
         ost.set_time_base(in_tb);
@@ -316,6 +323,52 @@ fn open_writer(
         .ctx(|| format!("writing header of {}", path.display()))?;
     let out_tb = octx.stream(0).expect("one stream").time_base();
     Ok(ChunkWriter { octx, out_tb })
+}
+
+/// Refuse a master whose video codec does not survive the trip into a chunk file: NUT
+/// keeps the codec and its extradata but not, say, QuickTime Animation's bit depth,
+/// without which its decoder does not open. Found here, at the split, the title fails
+/// with the codec named instead of at its first encode.
+fn decoder_opens(
+    master: &Path,
+    chunk: &Path,
+    params: &codec::Parameters,
+) -> Result<(), MediaError> {
+    let refused = |detail: String| MediaError::ChunkCodec {
+        path: master.into(),
+        codec: params.id().name().to_string(),
+        detail,
+    };
+    let ictx = format::input(&chunk).map_err(|e| refused(e.to_string()))?;
+    let stream = ictx
+        .streams()
+        .next()
+        .ok_or_else(|| refused("no stream".into()))?;
+    crate::video::open_decoder(stream.parameters(), stream.time_base())
+        .map(drop)
+        .map_err(|e| refused(e.to_string()))
+}
+
+/// Whether a stream copied into `oformat` keeps the master's codec tag: FFmpeg's own
+/// rule for stream copy. A tag NUT maps to another codec (MP4's `avc1` for H.264) would
+/// not fit and is dropped, so NUT writes its own; a codec NUT has no tag for (ProRes,
+/// DNxHR, QuickTime Animation) or raw video (whose tag names its pixel format) must
+/// keep the master's, or the header cannot be written or the chunk not decoded.
+///
+/// # Safety
+/// `oformat` must be a valid output format.
+unsafe fn keep_codec_tag(
+    oformat: *const ffmpeg_next::ffi::AVOutputFormat,
+    id: ffmpeg_next::ffi::AVCodecID,
+    tag: u32,
+) -> bool {
+    let tags = (*oformat).codec_tag;
+    if tags.is_null() {
+        return true;
+    }
+    let mut own = 0u32;
+    ffmpeg_next::ffi::av_codec_get_id(tags, tag) == id
+        || ffmpeg_next::ffi::av_codec_get_tag2(tags, id, &mut own) == 0
 }
 
 fn write_packet(

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use std::process::Output;
+
 use crate::support::*;
 
 #[test]
@@ -53,4 +55,125 @@ fn bad_title_and_ladder_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown ladder 'nope'"));
     assert!(!dir.path().join("origin").exists());
+}
+
+/// Make a master with the FFmpeg CLI: `args` between the test pattern input and `out`.
+fn ffmpeg_master(out: &std::path::Path, size: &str, seconds: u32, args: &[&str]) {
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=s={size}:r=25:d={seconds}"))
+        .args(args)
+        .arg(out)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg made {}", out.display());
+}
+
+fn refused_with(out: &Output, store: &std::path::Path, title: &str, words: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "accepted: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line, got {stderr:?}");
+    assert!(lines[0].contains(words), "{:?} lacks {words:?}", lines[0]);
+    assert!(!store.join("origin").join(title).exists(), "published");
+}
+
+#[test]
+fn pictures_too_small_or_too_thin_to_score_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // libvmaf's ADM crashed the process on pictures 16 or 17 lines high.
+    let low = dir.path().join("low.mp4");
+    ffmpeg_master(
+        &low,
+        "640x16",
+        1,
+        &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
+    );
+    let store = dir.path().join("s1");
+    let out = run_title(&low, "low", &store, &["--ladder", "benchmark"]);
+    refused_with(
+        &out,
+        &store,
+        "low",
+        "height 16 is outside the accepted range 32..=8192",
+    );
+    // A sample aspect of 1:100 would display 720x480 pictures 7 pixels wide.
+    let thin = dir.path().join("thin.mp4");
+    ffmpeg_master(
+        &thin,
+        "720x480",
+        1,
+        &[
+            "-vf",
+            "setsar=1/100",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let store = dir.path().join("s2");
+    let out = run_title(&thin, "thin", &store, &["--ladder", "benchmark"]);
+    refused_with(&out, &store, "thin", "display as 7x480");
+}
+
+#[test]
+fn mezzanine_codecs_publish_every_frame_and_an_unsplittable_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // ProRes and DNxHR keep their QuickTime codec tags in the chunk files (NUT has no
+    // tag of its own for them); Y4M's raw video keeps the tag that names its pixels.
+    let masters = [
+        (
+            "prores.mov",
+            &[
+                "-pix_fmt",
+                "yuv422p10le",
+                "-c:v",
+                "prores_ks",
+                "-profile:v",
+                "3",
+            ][..],
+        ),
+        (
+            "dnxhr.mov",
+            &[
+                "-pix_fmt",
+                "yuv422p",
+                "-c:v",
+                "dnxhd",
+                "-profile:v",
+                "dnxhr_sq",
+            ][..],
+        ),
+        ("raw.y4m", &["-pix_fmt", "yuv420p"][..]),
+    ];
+    for (name, args) in masters {
+        let master = dir.path().join(name);
+        ffmpeg_master(&master, "640x360", 2, args);
+        let store = dir.path().join(format!("store-{name}"));
+        let out = run_title(&master, "mezz", &store, &["--ladder", "benchmark"]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let playlist = store.join("origin/mezz/v360p-600k/playlist.m3u8");
+        assert_eq!(
+            ffprobe_count(playlist.to_str().unwrap(), "v:0"),
+            50,
+            "{name}"
+        );
+    }
+    // QuickTime Animation loses its bit depth in NUT, without which it cannot be
+    // decoded: refused at the split, naming the codec, nothing published.
+    let master = dir.path().join("qtrle.mov");
+    ffmpeg_master(&master, "640x360", 1, &["-c:v", "qtrle"]);
+    let store = dir.path().join("store-qtrle");
+    let out = run_title(&master, "anim", &store, &["--ladder", "benchmark"]);
+    refused_with(
+        &out,
+        &store,
+        "anim",
+        "video codec qtrle cannot be split into chunks",
+    );
 }

@@ -41,6 +41,9 @@ pub struct Settings {
     /// Fail a title at once when a job finds the disk full, instead of retrying: for
     /// `vodfarm run`, where nobody else will free the space meanwhile.
     pub disk_full_fails: bool,
+    /// A title whose failure the caller reports itself (`vodfarm run` ends with it as
+    /// its `error:` line): logged at debug, not as a second error line.
+    pub reported_by_caller: Option<crate::TitleId>,
 }
 
 impl Default for Settings {
@@ -50,6 +53,7 @@ impl Default for Settings {
             wait: Duration::ZERO,
             queues: QUEUES.to_vec(),
             disk_full_fails: false,
+            reported_by_caller: None,
         }
     }
 }
@@ -127,7 +131,11 @@ pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageErr
             }
             Err(e) => {
                 let why = failure_text(&e, msg.receive_count);
-                tracing::error!(title = %m.title(), job = ?m.job, error = %why, "failed");
+                if s.reported_by_caller.as_ref() == Some(m.title()) {
+                    tracing::debug!(title = %m.title(), job = ?m.job, error = %why, "failed");
+                } else {
+                    tracing::error!(title = %m.title(), job = ?m.job, error = %why, "failed");
+                }
                 // If even the status cannot be written (a full disk), the message stays
                 // in flight and comes back; the caller sees the error.
                 // A place job runs after publishing: its failure is placement's, not

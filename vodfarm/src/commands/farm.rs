@@ -114,6 +114,7 @@ pub fn worker(
         wait: Duration::from_secs(b.config.worker.wait_seconds),
         queues,
         disk_full_fails: false,
+        reported_by_caller: None,
     });
     let ctx = Arc::new(Ctx {
         store: b.store.clone(),

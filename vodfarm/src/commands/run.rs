@@ -101,6 +101,7 @@ pub fn run(args: RunArgs, events: &crate::sinks::EventsConfig) -> Result<()> {
     });
     let settings = Arc::new(runner::Settings {
         disk_full_fails: true,
+        reported_by_caller: Some(title.clone()),
         ..runner::Settings::default()
     });
     let pool = Pool::start(ctx, settings, workers, false);
