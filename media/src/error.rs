@@ -42,6 +42,8 @@ pub enum MediaError {
         codec: String,
         detail: String,
     },
+    #[error("master's pictures change from {} to {} at {:.2} s (two sources joined?): a title has one shape; cut the master there or re-encode it to one shape", .0.from, .0.to, .0.at_s)]
+    ShapeChanges(crate::inspect::ShapeChange),
     #[error("{path}: cannot be converted faithfully: {reason}")]
     Unconvertible {
         path: PathBuf,

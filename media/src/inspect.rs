@@ -89,6 +89,10 @@ pub struct Completeness {
     pub declared_duration_s: Option<f64>,
     /// Video packets the demuxer delivered.
     pub packets_read: u64,
+    /// Of them, those outside the edit list (decoded for reference, never shown): a
+    /// master cut by stream copy between key frames declares them among its frames.
+    #[serde(default)]
+    pub discarded_packets: u64,
     /// Time spanned by the video packets read: last packet's end minus the first's start.
     pub read_duration_s: f64,
     /// Video frames that decode without an error.
@@ -179,6 +183,42 @@ pub struct Geometry {
     pub flipped: bool,
     /// The raw display matrix (3×3, 16.16 and 2.30 fixed point), if the master has one.
     pub display_matrix: Option<[i32; 9]>,
+    /// The first place where the pictures change size or sample aspect (two sources
+    /// joined): a master with two shapes cannot be converted to one without squeezing
+    /// one of them, so it is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<ShapeChange>,
+}
+
+/// Pictures whose stored size or sample aspect differs from the first picture's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShapeChange {
+    /// Seconds from the first video frame.
+    pub at_s: f64,
+    /// `720x576 SAR 16:15`.
+    pub from: String,
+    pub to: String,
+}
+
+/// A picture's stored size and sample aspect in lowest terms (unknown: square).
+fn shape_of(f: &frame::Video) -> (u32, u32, u32, u32) {
+    let sar = f.aspect_ratio();
+    let (mut n, mut d) = if sar.numerator() > 0 && sar.denominator() > 0 {
+        (sar.numerator() as u32, sar.denominator() as u32)
+    } else {
+        (1, 1)
+    };
+    let (mut a, mut b) = (n, d);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    n /= a;
+    d /= a;
+    (f.width(), f.height(), n, d)
+}
+
+fn shape_name((w, h, n, d): (u32, u32, u32, u32)) -> String {
+    format!("{w}x{h} SAR {n}:{d}")
 }
 
 /// Frame timing from the decoded timestamps.
@@ -306,7 +346,10 @@ impl Inspection {
     pub fn truncated(&self) -> Option<Truncated> {
         let c = &self.completeness;
         let frame_s = self.frame_s();
-        if let Some(declared) = c.declared_frames {
+        if let Some(declared) = c
+            .declared_frames
+            .map(|d| d.saturating_sub(c.discarded_packets))
+        {
             let slack = 2.max(declared / 100);
             if c.decoded_frames + slack < declared {
                 return Some(Truncated::Frames {
@@ -864,14 +907,25 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
         )
     };
     // SAFETY: plain fields of the open input's context and codec parameters.
-    let (from_header, format_duration, field_order) = unsafe {
+    let (from_header, format_duration, start_time, field_order) = unsafe {
         let p = ictx.as_ptr();
         (
             (*p).duration_estimation_method
                 == ffmpeg_next::ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_STREAM,
             (*p).duration,
+            (*p).start_time,
             field_order_name((*vparams.as_ptr()).field_order),
         )
+    };
+    // Matroska's Duration is the segment's, from its time 0, not the span of what it
+    // holds: a file whose first timestamp is at 10 s and runs 4 s declares 14 s.
+    let lead_s = if container.starts_with("matroska")
+        && start_time != ffmpeg_next::ffi::AV_NOPTS_VALUE
+        && start_time > 0
+    {
+        start_time as f64 / ffmpeg_next::ffi::AV_TIME_BASE as f64
+    } else {
+        0.0
     };
     let video_codec = vparams.id().name().to_string();
     let declared_frames = (nb_frames > 0).then_some(nb_frames as u64);
@@ -880,7 +934,7 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
     } else if stream_duration > 0 {
         Some(stream_duration as f64 * f64::from(vtb))
     } else if format_duration > 0 {
-        Some(format_duration as f64 / ffmpeg_next::ffi::AV_TIME_BASE as f64)
+        Some(format_duration as f64 / ffmpeg_next::ffi::AV_TIME_BASE as f64 - lead_s)
     } else {
         None
     };
@@ -960,8 +1014,11 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
         idet_frames: 0,
         decoded_index: 0,
         size: (0, 0),
+        shape: None,
+        change: None,
     };
     let mut packets_read = 0u64;
+    let mut discarded_packets = 0u64;
     let mut first_pkt_s: Option<f64> = None;
     let mut last_pkt_end_s = 0.0f64;
     let mut demux_errors = 0u64;
@@ -990,6 +1047,7 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
         let discard = unsafe { (*pkt.as_ptr()).flags } & ffmpeg_next::ffi::AV_PKT_FLAG_DISCARD != 0;
         if idx == vi {
             packets_read += 1;
+            discarded_packets += discard as u64;
             read_error_at_end = false;
             // A sample outside an edit list is decoded for reference but never shown.
             if let Some(t) = pkt.pts().or(pkt.dts()).filter(|_| !discard) {
@@ -1174,6 +1232,7 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
             declared_frames,
             declared_duration_s,
             packets_read,
+            discarded_packets,
             read_duration_s: first_pkt_s.map_or(0.0, |f| (last_pkt_end_s - f).max(0.0)),
             decoded_frames: st.whole,
             decoded_duration_s,
@@ -1217,6 +1276,7 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
             rotation,
             flipped,
             display_matrix: display,
+            change: st.change.take(),
         },
         timing: Timing {
             nominal_rate,
@@ -1262,6 +1322,9 @@ struct VideoState {
     idet_frames: u64,
     decoded_index: u64,
     size: (u32, u32),
+    /// The first picture's shape, and the first change from it.
+    shape: Option<(u32, u32, u32, u32)>,
+    change: Option<ShapeChange>,
 }
 
 impl VideoState {
@@ -1327,6 +1390,19 @@ impl VideoState {
         }
         if f.is_interlaced() {
             self.coded_interlaced += 1;
+        }
+        let shape = shape_of(f);
+        match self.shape {
+            None => self.shape = Some(shape),
+            Some(first) if first != shape && self.change.is_none() => {
+                self.change = Some(ShapeChange {
+                    at_s: ts.map_or(0.0, |t| t as f64 * f64::from(self.tb))
+                        - self.first_s.unwrap_or(0.0),
+                    from: shape_name(first),
+                    to: shape_name(shape),
+                });
+            }
+            Some(_) => {}
         }
         if self.colour.is_none() {
             let stream = ictx.stream(vi).expect("video stream");

@@ -31,7 +31,8 @@ pub use convert::{Colour, Conversion, ConversionRefused, HdrTransfer};
 pub use error::MediaError;
 pub use inspect::{
     inspect, AudioTrackCheck, ColourFound, Completeness, ContentLight, Geometry, InspectCost,
-    InspectOptions, Inspection, Interlace, MasteringDisplay, Stretch, Timing, Truncated,
+    InspectOptions, Inspection, Interlace, MasteringDisplay, ShapeChange, Stretch, Timing,
+    Truncated,
 };
 pub use open::{open_untrusted, ALLOWED_DEMUXERS};
 pub use probe::{probe, AudioInfo, ProbeInfo};

@@ -57,18 +57,6 @@ fn bad_title_and_ladder_are_refused() {
     assert!(!dir.path().join("origin").exists());
 }
 
-/// Make a master with the FFmpeg CLI: `args` between the test pattern input and `out`.
-fn ffmpeg_master(out: &std::path::Path, size: &str, seconds: u32, args: &[&str]) {
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=s={size}:r=25:d={seconds}"))
-        .args(args)
-        .arg(out)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success(), "ffmpeg made {}", out.display());
-}
-
 fn refused_with(out: &Output, store: &std::path::Path, title: &str, words: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "accepted: {stderr}");

@@ -334,3 +334,134 @@ fn shots_found_at_ingest_start_an_idr_in_every_rendition() {
         "on: not written"
     );
 }
+
+fn ffmpeg(args: &[&str]) {
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y"])
+        .args(args)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg {args:?}");
+}
+
+#[test]
+fn a_master_that_changes_shape_is_refused_even_when_truncation_is_accepted() {
+    // Two MPEG-TS recordings joined, 4:3 then 16:9 on the same 720x576 pictures: the
+    // second half was published squeezed into the first's shape.
+    let tmp = tempfile::tempdir().unwrap();
+    let part = |name: &str, sar: &str, offset: &str| {
+        let p = tmp.path().join(name);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=720x576:r=25:d=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=r=48000:d=3",
+            "-vf",
+            &format!("setsar={sar}"),
+            "-c:v",
+            "libx264",
+            "-bf",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-output_ts_offset",
+            offset,
+            "-f",
+            "mpegts",
+            p.to_str().unwrap(),
+        ]);
+        std::fs::read(p).unwrap()
+    };
+    let mut joined = part("a.ts", "16/15", "0");
+    joined.extend(part("b.ts", "64/45", "3.04"));
+    let master = tmp.path().join("joined.ts");
+    std::fs::write(&master, joined).unwrap();
+    let store = tmp.path().join("store");
+    let out = run_title(
+        &master,
+        "joined",
+        &store,
+        &["--ladder", "benchmark", "--accept-truncated"],
+    );
+    let line = refused_line(&out);
+    assert!(
+        line.starts_with(
+            "error: master's pictures change from 720x576 SAR 16:15 to 720x576 SAR 64:45 at 3.0"
+        ),
+        "{line}"
+    );
+    assert!(!store.exists(), "{:?}", published(&store));
+}
+
+#[test]
+fn complete_masters_with_an_edit_list_or_a_late_first_timestamp_publish_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let long = tmp.path().join("long.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=640x360:r=25:d=8",
+        "-c:v",
+        "libx264",
+        "-g",
+        "100",
+        "-pix_fmt",
+        "yuv420p",
+        long.to_str().unwrap(),
+    ]);
+    // Cut by stream copy between key frames: the header's sample count includes the
+    // frames before the cut that the edit list hides (it was refused as truncated).
+    let cut = tmp.path().join("cut.mp4");
+    ffmpeg(&[
+        "-ss",
+        "2.5",
+        "-i",
+        long.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-t",
+        "4",
+        cut.to_str().unwrap(),
+    ]);
+    // Matroska's Duration counts from the segment's time 0: 4 s from 10 s declares 14.
+    let late = tmp.path().join("late.mkv");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=640x360:r=25:d=4",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-output_ts_offset",
+        "10",
+        late.to_str().unwrap(),
+    ]);
+    for master in [cut, late] {
+        let shown = ffprobe_count(master.to_str().unwrap(), "v:0");
+        let store = tmp.path().join("store");
+        let out = run_title(&master, "whole", &store, &["--ladder", "benchmark"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let playlist = store.join("origin/whole/v360p-600k/playlist.m3u8");
+        assert_eq!(
+            ffprobe_count(playlist.to_str().unwrap(), "v:0"),
+            shown,
+            "{}",
+            master.display()
+        );
+        assert_eq!(inspection(&store, "whole")["verdict"], "passed");
+        std::fs::remove_dir_all(&store).unwrap();
+    }
+}

@@ -264,3 +264,15 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     }
     out
 }
+
+/// Make a master with the FFmpeg CLI: `args` between the test pattern input and `out`.
+pub fn ffmpeg_master(out: &std::path::Path, size: &str, seconds: u32, args: &[&str]) {
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=s={size}:r=25:d={seconds}"))
+        .args(args)
+        .arg(out)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg made {}", out.display());
+}

@@ -27,7 +27,8 @@ use crate::{keys, FarmError, StageError, TitleId};
 /// What ingest decided about the master, with everything the inspection found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QcRecord {
-    /// "passed", "refused" (truncated) or "accepted-truncated".
+    /// "passed", "refused" (truncated, or the pictures change shape) or
+    /// "accepted-truncated".
     pub verdict: String,
     /// Why the master counts as truncated: the declared and the decoded figures.
     pub truncated: Option<String>,
@@ -96,7 +97,10 @@ pub fn inspect(master: &Path, req: &Request) -> Result<QcRecord, StageError> {
 pub fn judge(inspection: Inspection, req: &Request) -> QcRecord {
     let truncated = inspection.truncated();
     let c = &inspection.completeness;
+    let changes = inspection.geometry.change.is_some();
     let (verdict, published_frames) = match (&truncated, req.accept_truncated) {
+        // Two shapes in one master: no flag makes that faithful.
+        _ if changes => ("refused", None),
         (None, _) => ("passed", None),
         (Some(_), false) => ("refused", None),
         // What decodes whole from the start, on the master's frame grid (frames after
@@ -114,8 +118,12 @@ pub fn judge(inspection: Inspection, req: &Request) -> QcRecord {
 }
 
 impl QcRecord {
-    /// The refusal, when the master is truncated and the request does not accept it.
+    /// The refusal, when the master changes shape, or is truncated and the request does
+    /// not accept it.
     pub fn refusal(&self) -> Result<(), StageError> {
+        if let Some(c) = &self.inspection.geometry.change {
+            return Err(FarmError::Media(media::MediaError::ShapeChanges(c.clone())));
+        }
         match self.inspection.truncated() {
             Some(t) if self.verdict == "refused" => Err(FarmError::Media(t.into())),
             _ => Ok(()),
