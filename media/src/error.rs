@@ -44,6 +44,8 @@ pub enum MediaError {
     },
     #[error("master's pictures change from {} to {} at {:.2} s (two sources joined?): a title has one shape; cut the master there or re-encode it to one shape", .0.from, .0.to, .0.at_s)]
     ShapeChanges(crate::inspect::ShapeChange),
+    #[error("master's video decode times go back from {:.3} s to {:.3} s at packet {} (two recordings joined?): remux it with rising timestamps or re-encode it", .0.from_s, .0.to_s, .0.packet)]
+    DecodeTimeBack(crate::inspect::DecodeTimeBack),
     #[error("{path}: cannot be converted faithfully: {reason}")]
     Unconvertible {
         path: PathBuf,

@@ -236,6 +236,19 @@ pub struct Timing {
     pub longest_interval_s: f64,
     /// More than 1% of intervals off nominal: variable frame rate.
     pub variable: bool,
+    /// The first video packet whose decode time is not after the one before (two
+    /// recordings joined, a broken remux): chunk files cannot hold such a stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_time_back: Option<DecodeTimeBack>,
+}
+
+/// A video decode time that does not rise: seconds on the master's own clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecodeTimeBack {
+    /// The packet's number among the video packets, from 0.
+    pub packet: u64,
+    pub from_s: f64,
+    pub to_s: f64,
 }
 
 /// One audio stream: how much decodes and where it is silent.
@@ -1019,6 +1032,8 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
     };
     let mut packets_read = 0u64;
     let mut discarded_packets = 0u64;
+    let mut last_dts: Option<i64> = None;
+    let mut decode_time_back: Option<DecodeTimeBack> = None;
     let mut first_pkt_s: Option<f64> = None;
     let mut last_pkt_end_s = 0.0f64;
     let mut demux_errors = 0u64;
@@ -1046,6 +1061,16 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
         // SAFETY: a plain field of the packet just read.
         let discard = unsafe { (*pkt.as_ptr()).flags } & ffmpeg_next::ffi::AV_PKT_FLAG_DISCARD != 0;
         if idx == vi {
+            if let Some(d) = pkt.dts() {
+                if let Some(p) = last_dts.filter(|&p| d <= p) {
+                    decode_time_back.get_or_insert(DecodeTimeBack {
+                        packet: packets_read,
+                        from_s: p as f64 * f64::from(vtb),
+                        to_s: d as f64 * f64::from(vtb),
+                    });
+                }
+                last_dts = Some(d);
+            }
             packets_read += 1;
             discarded_packets += discard as u64;
             read_error_at_end = false;
@@ -1287,6 +1312,7 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
             longest_interval_s: longest,
             // One dropped frame is not a variable rate.
             variable: off >= 3 && off * 100 > intervals,
+            decode_time_back,
         },
         cost: InspectCost {
             wall_s,

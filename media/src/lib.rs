@@ -30,9 +30,9 @@ pub use audio::{encode_audio, measure_loudness, AudioOutput, AudioSettings, Loud
 pub use convert::{Colour, Conversion, ConversionRefused, HdrTransfer};
 pub use error::MediaError;
 pub use inspect::{
-    inspect, AudioTrackCheck, ColourFound, Completeness, ContentLight, Geometry, InspectCost,
-    InspectOptions, Inspection, Interlace, MasteringDisplay, ShapeChange, Stretch, Timing,
-    Truncated,
+    inspect, AudioTrackCheck, ColourFound, Completeness, ContentLight, DecodeTimeBack, Geometry,
+    InspectCost, InspectOptions, Inspection, Interlace, MasteringDisplay, ShapeChange, Stretch,
+    Timing, Truncated,
 };
 pub use open::{open_untrusted, ALLOWED_DEMUXERS};
 pub use probe::{probe, AudioInfo, ProbeInfo};

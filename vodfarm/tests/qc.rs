@@ -400,6 +400,45 @@ fn a_master_that_changes_shape_is_refused_even_when_truncation_is_accepted() {
 }
 
 #[test]
+fn a_master_whose_decode_times_go_back_is_refused_by_name() {
+    // Two B-frame MPEG-TS recordings joined where the second's clock starts inside
+    // the first's: the split failed at ingest with "writing chunk packet: Invalid
+    // argument".
+    let tmp = tempfile::tempdir().unwrap();
+    let part = |name: &str, offset: &str| {
+        let p = tmp.path().join(name);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=640x360:r=25:d=3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-output_ts_offset",
+            offset,
+            "-f",
+            "mpegts",
+            p.to_str().unwrap(),
+        ]);
+        std::fs::read(p).unwrap()
+    };
+    let mut joined = part("a.ts", "0");
+    joined.extend(part("b.ts", "3"));
+    let master = tmp.path().join("joined.ts");
+    std::fs::write(&master, joined).unwrap();
+    let store = tmp.path().join("store");
+    let out = run_title(&master, "joined", &store, &["--ladder", "benchmark"]);
+    let line = refused_line(&out);
+    assert!(
+        line.starts_with("error: master's video decode times go back from "),
+        "{line}"
+    );
+    assert!(!store.exists(), "{:?}", published(&store));
+}
+
+#[test]
 fn complete_masters_with_an_edit_list_or_a_late_first_timestamp_publish_whole() {
     let tmp = tempfile::tempdir().unwrap();
     let long = tmp.path().join("long.mp4");

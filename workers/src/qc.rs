@@ -97,9 +97,10 @@ pub fn inspect(master: &Path, req: &Request) -> Result<QcRecord, StageError> {
 pub fn judge(inspection: Inspection, req: &Request) -> QcRecord {
     let truncated = inspection.truncated();
     let c = &inspection.completeness;
-    let changes = inspection.geometry.change.is_some();
+    let changes =
+        inspection.geometry.change.is_some() || inspection.timing.decode_time_back.is_some();
     let (verdict, published_frames) = match (&truncated, req.accept_truncated) {
-        // Two shapes in one master: no flag makes that faithful.
+        // Two shapes, or two clocks, in one master: no flag makes that faithful.
         _ if changes => ("refused", None),
         (None, _) => ("passed", None),
         (Some(_), false) => ("refused", None),
@@ -123,6 +124,11 @@ impl QcRecord {
     pub fn refusal(&self) -> Result<(), StageError> {
         if let Some(c) = &self.inspection.geometry.change {
             return Err(FarmError::Media(media::MediaError::ShapeChanges(c.clone())));
+        }
+        if let Some(b) = &self.inspection.timing.decode_time_back {
+            return Err(FarmError::Media(media::MediaError::DecodeTimeBack(
+                b.clone(),
+            )));
         }
         match self.inspection.truncated() {
             Some(t) if self.verdict == "refused" => Err(FarmError::Media(t.into())),
