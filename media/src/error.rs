@@ -46,6 +46,8 @@ pub enum MediaError {
     ShapeChanges(crate::inspect::ShapeChange),
     #[error("master's video decode times go back from {:.3} s to {:.3} s at packet {} (two recordings joined?): remux it with rising timestamps or re-encode it", .0.from_s, .0.to_s, .0.packet)]
     DecodeTimeBack(crate::inspect::DecodeTimeBack),
+    #[error("master's video has no picture for {gap_s:.2} s from {at_s:.2} s: a gap is held on the picture before it only within a chunk ({chunk_s:.0} s); cut the master there or fill the gap")]
+    VideoGap { at_s: f64, gap_s: f64, chunk_s: f64 },
     #[error("{path}: cannot be converted faithfully: {reason}")]
     Unconvertible {
         path: PathBuf,

@@ -439,6 +439,47 @@ fn a_master_whose_decode_times_go_back_is_refused_by_name() {
 }
 
 #[test]
+fn a_gap_in_the_pictures_longer_than_a_chunk_is_refused() {
+    // Two recordings joined with 12 s of nothing between them: the split failed at
+    // ingest with "video timestamps leave chunks empty", naming the stored copy.
+    let tmp = tempfile::tempdir().unwrap();
+    let part = |name: &str, offset: &str| {
+        let p = tmp.path().join(name);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=640x360:r=25:d=3",
+            "-c:v",
+            "libx264",
+            "-bf",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+            "-output_ts_offset",
+            offset,
+            "-f",
+            "mpegts",
+            p.to_str().unwrap(),
+        ]);
+        std::fs::read(p).unwrap()
+    };
+    let mut joined = part("a.ts", "0");
+    joined.extend(part("b.ts", "15"));
+    let master = tmp.path().join("gap.ts");
+    std::fs::write(&master, joined).unwrap();
+    let store = tmp.path().join("store");
+    let out = run_title(&master, "gap", &store, &["--ladder", "benchmark"]);
+    let line = refused_line(&out);
+    assert!(
+        line.starts_with("error: master's video has no picture for 12.0")
+            && line.contains("from 2.96 s"),
+        "{line}"
+    );
+    assert!(!store.exists(), "{:?}", published(&store));
+}
+
+#[test]
 fn complete_masters_with_an_edit_list_or_a_late_first_timestamp_publish_whole() {
     let tmp = tempfile::tempdir().unwrap();
     let long = tmp.path().join("long.mp4");

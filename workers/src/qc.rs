@@ -27,7 +27,7 @@ use crate::{keys, FarmError, StageError, TitleId};
 /// What ingest decided about the master, with everything the inspection found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QcRecord {
-    /// "passed", "refused" (truncated, or the pictures change shape) or
+    /// "passed", "refused" (truncated, or not convertible: see `unconvertible`) or
     /// "accepted-truncated".
     pub verdict: String,
     /// Why the master counts as truncated: the declared and the decoded figures.
@@ -92,13 +92,31 @@ pub fn inspect(master: &Path, req: &Request) -> Result<QcRecord, StageError> {
     Ok(judge(inspection, req))
 }
 
+/// Why no flag makes `inspection`'s master faithful to publish as `req` asks: two
+/// shapes or two clocks in one master, or a gap in its pictures longer than a chunk
+/// (no picture in a chunk to hold over it).
+fn unconvertible(inspection: &Inspection, req: &Request) -> Option<media::MediaError> {
+    if let Some(c) = &inspection.geometry.change {
+        return Some(media::MediaError::ShapeChanges(c.clone()));
+    }
+    if let Some(b) = &inspection.timing.decode_time_back {
+        return Some(media::MediaError::DecodeTimeBack(b.clone()));
+    }
+    let chunk_s = req.segment_seconds * req.chunk_segments.max(1) as f64;
+    let t = &inspection.timing;
+    (t.longest_interval_s >= chunk_s).then(|| media::MediaError::VideoGap {
+        at_s: t.longest_interval_at_s,
+        gap_s: t.longest_interval_s,
+        chunk_s,
+    })
+}
+
 /// The verdict on `inspection` for `req`: passed, refused (truncated), or accepted
 /// truncated with the frames that decode whole.
 pub fn judge(inspection: Inspection, req: &Request) -> QcRecord {
     let truncated = inspection.truncated();
     let c = &inspection.completeness;
-    let changes =
-        inspection.geometry.change.is_some() || inspection.timing.decode_time_back.is_some();
+    let changes = unconvertible(&inspection, req).is_some();
     let (verdict, published_frames) = match (&truncated, req.accept_truncated) {
         // Two shapes, or two clocks, in one master: no flag makes that faithful.
         _ if changes => ("refused", None),
@@ -121,14 +139,9 @@ pub fn judge(inspection: Inspection, req: &Request) -> QcRecord {
 impl QcRecord {
     /// The refusal, when the master changes shape, or is truncated and the request does
     /// not accept it.
-    pub fn refusal(&self) -> Result<(), StageError> {
-        if let Some(c) = &self.inspection.geometry.change {
-            return Err(FarmError::Media(media::MediaError::ShapeChanges(c.clone())));
-        }
-        if let Some(b) = &self.inspection.timing.decode_time_back {
-            return Err(FarmError::Media(media::MediaError::DecodeTimeBack(
-                b.clone(),
-            )));
+    pub fn refusal(&self, req: &Request) -> Result<(), StageError> {
+        if let Some(e) = unconvertible(&self.inspection, req) {
+            return Err(FarmError::Media(e));
         }
         match self.inspection.truncated() {
             Some(t) if self.verdict == "refused" => Err(FarmError::Media(t.into())),
@@ -183,7 +196,7 @@ pub fn inspect_master(
     };
     store_record(store, t, &record)?;
     tracing::info!(title = %t, qc = %record.summary(), "master inspected");
-    record.refusal()?;
+    record.refusal(req)?;
     Ok(record)
 }
 
