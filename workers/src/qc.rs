@@ -104,7 +104,7 @@ fn unconvertible(inspection: &Inspection, req: &Request) -> Option<media::MediaE
     }
     let chunk_s = req.segment_seconds * req.chunk_segments.max(1) as f64;
     let t = &inspection.timing;
-    (t.longest_interval_s >= chunk_s).then(|| media::MediaError::VideoGap {
+    (t.longest_interval_s >= chunk_s).then_some(media::MediaError::VideoGap {
         at_s: t.longest_interval_at_s,
         gap_s: t.longest_interval_s,
         chunk_s,
