@@ -17,6 +17,10 @@ pub enum MediaError {
     },
     #[error("{path}: no video stream")]
     NoVideo { path: PathBuf },
+    #[error("{path}: no video stream, only a cover picture (an audio file)")]
+    CoverOnly { path: PathBuf },
+    #[error("{path}: not a regular file (a directory, a pipe or a device)")]
+    NotAFile { path: PathBuf },
     #[error("{path}: unreadable media ({detail})")]
     Corrupt { path: PathBuf, detail: String },
     #[error("{path}: {what} {value} is outside the accepted range {min}..={max}")]

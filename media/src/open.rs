@@ -41,10 +41,7 @@ pub fn open_untrusted(path: &Path) -> Result<format::context::Input, MediaError>
         },
     })?;
     if !meta.is_file() {
-        return Err(MediaError::Unrecognised {
-            path: path.into(),
-            accepted: "a regular file".into(),
-        });
+        return Err(MediaError::NotAFile { path: path.into() });
     }
     if meta.len() == 0 {
         return Err(MediaError::Empty { path: path.into() });

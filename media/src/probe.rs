@@ -202,6 +202,14 @@ pub fn probe(path: &Path) -> Result<ProbeInfo, MediaError> {
         .streams()
         .best(media::Type::Video)
         .ok_or_else(|| MediaError::NoVideo { path: path.into() })?;
+    // FFmpeg offers an audio file's cover picture as its best video stream when it
+    // has no other: one still is not a title's pictures.
+    if vstream
+        .disposition()
+        .contains(ffmpeg_next::format::stream::Disposition::ATTACHED_PIC)
+    {
+        return Err(MediaError::CoverOnly { path: path.into() });
+    }
     let params = vstream.parameters();
     let vctx = codec::context::Context::from_parameters(params.clone()).map_err(|e| {
         MediaError::Corrupt {

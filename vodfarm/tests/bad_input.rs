@@ -165,3 +165,50 @@ fn mezzanine_codecs_publish_every_frame_and_an_unsplittable_one_is_named() {
         "video codec qtrle cannot be split into chunks",
     );
 }
+
+#[test]
+fn a_cover_picture_or_a_directory_is_named_for_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    // An audio file with its cover: FFmpeg offers the cover as the best video stream
+    // (it was refused for its "video frame rate 90000/1").
+    let cover = dir.path().join("cover.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "sine=d=2", "-f", "lavfi",
+        ])
+        .args([
+            "-i",
+            "testsrc2=s=300x300:d=1",
+            "-map",
+            "0:a",
+            "-map",
+            "1:v",
+            "-frames:v",
+            "1",
+        ])
+        .args([
+            "-c:a",
+            "aac",
+            "-c:v",
+            "png",
+            "-disposition:v",
+            "attached_pic",
+        ])
+        .arg(&cover)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let store = dir.path().join("s1");
+    let out = run_title(&cover, "cover", &store, &["--ladder", "benchmark"]);
+    refused_with(
+        &out,
+        &store,
+        "cover",
+        "no video stream, only a cover picture",
+    );
+    let folder = dir.path().join("folder.mp4");
+    std::fs::create_dir(&folder).unwrap();
+    let store = dir.path().join("s2");
+    let out = run_title(&folder, "folder", &store, &["--ladder", "benchmark"]);
+    refused_with(&out, &store, "folder", "not a regular file");
+}
