@@ -296,6 +296,37 @@ pub fn emit(store: &dyn ObjectStore, title: &TitleId, what: What) -> Option<Even
     }
 }
 
+/// [`emit`], unless the title already has an event of `what`'s kind since its last
+/// `retried` (or ever, without one): for the events of a job that a redelivery runs
+/// again after a kill (`packaged`, `published`), so that each is stored once, and a
+/// redelivery that finds the work done can still store the one the kill lost. Reads
+/// back from the newest event, so it costs a few reads. A store error in the check
+/// emits (a duplicate is better than a lost event).
+pub fn emit_once(store: &dyn ObjectStore, title: &TitleId, what: What) -> Option<Event> {
+    let kind = what.kind();
+    let seen = || -> Result<bool, StoreError> {
+        for k in keys_of(store, Some(title))?.iter().rev() {
+            let bytes = store.get(k)?;
+            let Ok(e) = serde_json::from_slice::<Event>(&bytes) else {
+                continue;
+            };
+            match e.what.kind() {
+                k if k == kind => return Ok(true),
+                "retried" => return Ok(false),
+                _ => {}
+            }
+        }
+        Ok(false)
+    };
+    match seen() {
+        Ok(true) => {
+            tracing::debug!(title = %title, kind, "event already stored");
+            None
+        }
+        _ => emit(store, title, what),
+    }
+}
+
 /// Store the next event of `title` (no listeners): claim the number after the highest
 /// stored, or the next free one after it.
 pub fn append(store: &dyn ObjectStore, title: &TitleId, what: What) -> Result<Event, EventError> {

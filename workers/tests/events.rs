@@ -279,3 +279,77 @@ fn a_store_refusing_events_still_publishes() {
     assert_eq!(store.0.list(keys::EVENTS).unwrap(), Vec::<String>::new());
     assert_eq!(*heard.lock().unwrap(), 0);
 }
+
+/// A packager killed after its `packaged` event and before the publish record is
+/// redelivered (same message id) and packages again: one `packaged`, one `published`.
+/// One killed after the manifests and before `published` leaves a title that any
+/// package message finds published: it stores the lost `published` once.
+#[test]
+fn a_killed_packager_stores_packaged_and_published_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = fixtures::masters()
+        .into_iter()
+        .find(|m| m.name == "h264-24fps-aac")
+        .unwrap();
+    let master = m.write(&dir()).unwrap();
+    let root = tmp.path().join("store");
+    let store = Arc::new(LocalStore::open(&root).unwrap());
+    let queue = Arc::new(LocalQueue::open(&root.join("queues"), 5).unwrap());
+    let ctx = workers::stages::Ctx {
+        store: store.clone(),
+        queue: queue.clone(),
+        scratch: tmp.path().join("scratch"),
+    };
+    let t = TitleId::parse("killed-packager").unwrap();
+    let settings = TitleSettings {
+        ladder: "benchmark".into(),
+        ..TitleSettings::default()
+    };
+    let request = request_for(&t, &master, &settings).unwrap();
+    enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
+    drain(&ctx);
+    let once = |k: &[&str]| {
+        for kind in ["packaged", "published"] {
+            assert_eq!(k.iter().filter(|x| **x == kind).count(), 1, "{kind}: {k:?}");
+        }
+    };
+    let history = events::read(store.as_ref(), &t).unwrap();
+    once(&kinds(&history));
+    let packager = String::from_utf8(store.get(&keys::claim(&t, "packager")).unwrap()).unwrap();
+
+    // The store as the kill after `packaged` left it: no publish record, no
+    // manifests, no later events.
+    let packaged = history
+        .iter()
+        .find(|e| e.what.kind() == "packaged")
+        .unwrap()
+        .seq;
+    for e in history.iter().filter(|e| e.seq > packaged) {
+        store.delete(&keys::event(&t, e.seq)).unwrap();
+    }
+    for key in [
+        keys::publish_record(&t, &packager),
+        keys::origin(&t, "master.m3u8"),
+        keys::origin(&t, "manifest.mpd"),
+        keys::presentation(&t),
+    ] {
+        store.delete(&key).unwrap();
+    }
+    let job = workers::messages::Job::Package { title: t.clone() };
+    workers::stages::handle(&ctx, &job, &packager).unwrap();
+    drain(&ctx);
+    let k = events::read(store.as_ref(), &t).unwrap();
+    once(&kinds(&k));
+    assert!(store.exists(&keys::origin(&t, "master.m3u8")).unwrap());
+
+    // The kill after the manifests: `published` (and what followed) lost.
+    let published = k.iter().find(|e| e.what.kind() == "published").unwrap().seq;
+    for e in k.iter().filter(|e| e.seq >= published) {
+        store.delete(&keys::event(&t, e.seq)).unwrap();
+    }
+    workers::stages::handle(&ctx, &job, "another-message").unwrap();
+    drain(&ctx);
+    let k = kinds(&events::read(store.as_ref(), &t).unwrap());
+    once(&k);
+    assert_eq!(k.last(), Some(&"published"), "{k:?}");
+}

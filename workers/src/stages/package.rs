@@ -17,6 +17,8 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
         // A completing part that raced the publish may have written Packaging over
         // Published (it sends this job after writing its status): put it right.
         status::set(ctx.store.as_ref(), t, State::Published, None)?;
+        // A kill between the manifests and the event must not lose the event.
+        crate::events::emit_once(ctx.store.as_ref(), t, crate::events::published(t));
         // A crash between publishing and sending the place job must not lose it.
         ctx.send(Job::Place { title: t.clone() })?;
         return Ok(());
@@ -126,7 +128,8 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
         audio,
         subtitles,
     };
-    crate::events::emit(ctx.store.as_ref(), t, crate::events::packaged(&p));
+    // Once: this packager's own redelivery after a kill packages again.
+    crate::events::emit_once(ctx.store.as_ref(), t, crate::events::packaged(&p));
     // The publish record, before the manifests that make the title visible: a title
     // published by more than one package message would show more than one record
     // (how the chaos tests check exactly-once publishing in the store itself).
@@ -137,7 +140,7 @@ pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
     put_text(ctx, t, "master.m3u8", &manifests::master_playlist(&p))?;
     status::set(ctx.store.as_ref(), t, State::Published, None)?;
     tracing::info!(title = %t, "published");
-    crate::events::emit(ctx.store.as_ref(), t, crate::events::published(t));
+    crate::events::emit_once(ctx.store.as_ref(), t, crate::events::published(t));
     ctx.send(Job::Place { title: t.clone() })?;
     Ok(())
 }
