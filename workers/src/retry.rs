@@ -64,6 +64,8 @@ pub fn retry(
         None => {
             st.enter(State::Submitted);
             status::write(store, &st)?;
+            // The failed attempt's claim: whoever held it is gone.
+            store.delete(&keys::claim(t, "ingest"))?;
             send(Job::Ingest { title: t.clone() })?;
             Resumed::Ingest
         }

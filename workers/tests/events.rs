@@ -353,3 +353,60 @@ fn a_killed_packager_stores_packaged_and_published_once() {
     once(&k);
     assert_eq!(k.last(), Some(&"published"), "{k:?}");
 }
+
+/// The same submit twice before a worker runs (the second finds the title Submitted
+/// and sends the ingest again, for a first submit that died before sending): one
+/// ingest, one set of chunks, nothing after `published` but placement.
+#[test]
+fn a_repeated_submit_ingests_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = fixtures::masters()
+        .into_iter()
+        .find(|m| m.name == "h264-24fps-aac")
+        .unwrap();
+    let master = m.write(&dir()).unwrap();
+    let root = tmp.path().join("store");
+    let store = Arc::new(LocalStore::open(&root).unwrap());
+    let queue = Arc::new(LocalQueue::open(&root.join("queues"), 5).unwrap());
+    let ctx = workers::stages::Ctx {
+        store: store.clone(),
+        queue: queue.clone(),
+        scratch: tmp.path().join("scratch"),
+    };
+    let t = TitleId::parse("twice").unwrap();
+    let settings = TitleSettings {
+        ladder: "benchmark".into(),
+        ..TitleSettings::default()
+    };
+    let request = request_for(&t, &master, &settings).unwrap();
+    let first = enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
+    let second = enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
+    assert_eq!((first, second), (Submitted::New, Submitted::Exists));
+    // Both ingest messages before any encode: one plan's encode jobs are queued.
+    let ingest_only = workers::runner::Settings {
+        queues: vec![workers::messages::QUEUE_INGEST],
+        ..workers::runner::Settings::default()
+    };
+    while workers::runner::process_one(&ctx, &ingest_only, false).unwrap() {}
+    let plan: serde_json::Value =
+        serde_json::from_slice(&store.get(&keys::plan(&t)).unwrap()).unwrap();
+    let chunks = plan["chunks"].as_array().unwrap().len();
+    use workers::queue::Queue as _;
+    assert_eq!(
+        queue.depth(workers::messages::QUEUE_ENCODE).unwrap(),
+        chunks + 1
+    );
+    drain(&ctx);
+    let k = kinds(&events::read(store.as_ref(), &t).unwrap());
+    for kind in [
+        "submitted",
+        "inspected",
+        "ladder_chosen",
+        "packaged",
+        "published",
+    ] {
+        assert_eq!(k.iter().filter(|x| **x == kind).count(), 1, "{kind}: {k:?}");
+    }
+    let after: Vec<_> = k.iter().skip_while(|x| **x != "published").collect();
+    assert_eq!(after, [&"published"], "{k:?}");
+}

@@ -15,7 +15,7 @@ pub(crate) const PART: &str = "audio";
 pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     let plan = ctx.plan(t)?;
     if ctx.store.exists(&keys::done(t, PART))? {
-        return part_done(ctx, t, &plan, PART);
+        return part_done(ctx, t, &plan, PART, false);
     }
     if plan.audio.is_empty() {
         return Err(StageError::Permanent(format!(
@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         encode_rendition(ctx, t, &plan, a, &master)?;
     }
     ctx.store.create_if_absent(&keys::done(t, PART), b"")?;
-    part_done(ctx, t, &plan, PART)
+    part_done(ctx, t, &plan, PART, true)
 }
 
 /// One rendition, streamed: encoded and stored chunk by chunk.

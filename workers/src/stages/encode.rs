@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
     let part = format!("c{index}");
     if ctx.store.exists(&keys::done(t, &part))? {
         tracing::debug!(title = %t, chunk = index, "already done");
-        return part_done(ctx, t, &plan, &part);
+        return part_done(ctx, t, &plan, &part, false);
     }
     tracing::info!(title = %t, chunk = index, "encoding");
     let mut todo = Vec::new();
@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
         }
     }
     ctx.store.create_if_absent(&keys::done(t, &part), b"")?;
-    part_done(ctx, t, &plan, &part)
+    part_done(ctx, t, &plan, &part, true)
 }
 
 /// Encoder packets to absolute-time samples: decode times are the decode order on the

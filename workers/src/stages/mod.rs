@@ -85,7 +85,7 @@ impl Ctx {
 /// Run one job. `message_id` is the delivered message's id (the same on redelivery).
 pub fn handle(ctx: &Ctx, job: &Job, message_id: &str) -> Result<(), StageError> {
     match job {
-        Job::Ingest { title } => ingest::run(ctx, title),
+        Job::Ingest { title } => ingest::run(ctx, title, message_id),
         Job::Encode { title, chunk } => encode::run(ctx, title, *chunk),
         Job::Audio { title } => audio::run(ctx, title),
         Job::Package { title } => package::run(ctx, title, message_id),
@@ -124,9 +124,20 @@ fn place(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
 /// package job is enqueued: the claim is a conditional create, so exactly one part
 /// wins; the winner re-sends on redelivery (its body names it), so a crash between
 /// claim and send cannot lose the package job, and packaging is idempotent.
-pub(crate) fn part_done(ctx: &Ctx, t: &TitleId, plan: &Plan, part: &str) -> Result<(), StageError> {
+pub(crate) fn part_done(
+    ctx: &Ctx,
+    t: &TitleId,
+    plan: &Plan,
+    part: &str,
+    newly: bool,
+) -> Result<(), StageError> {
     let done = ctx.store.list(&keys::done_prefix(t))?.len();
-    crate::events::progress(ctx.store.as_ref(), t, done, plan.parts());
+    // A part found done already (a redelivery, a duplicate message, a retry of a
+    // stalled title) reports no progress: its own first run did, and a duplicate's
+    // 100% could come after the title is published.
+    if newly {
+        crate::events::progress(ctx.store.as_ref(), t, done, plan.parts());
+    }
     if done < plan.parts() {
         return Ok(());
     }
