@@ -86,6 +86,22 @@ pub enum MediaError {
     },
 }
 
+impl MediaError {
+    /// The kind of system error behind it, if any: a file of ours, or an FFmpeg read or
+    /// write that failed with an errno (a chunk file on a full disk says ENOSPC only
+    /// through FFmpeg).
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            MediaError::Io { source, .. } => Some(source.kind()),
+            MediaError::Ffmpeg {
+                source: ffmpeg_next::Error::Other { errno },
+                ..
+            } => Some(std::io::Error::from_raw_os_error(*errno).kind()),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) trait Context<T> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T, MediaError>;
 }

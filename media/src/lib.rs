@@ -29,6 +29,8 @@ pub use analysis::{analyse_window, measure_encodes, AnalysisSettings, ProbePoint
 pub use audio::{encode_audio, measure_loudness, AudioOutput, AudioSettings, Loudness, AAC_FRAME};
 pub use convert::{Colour, Conversion, ConversionRefused, HdrTransfer};
 pub use error::MediaError;
+/// FFmpeg's error, as `MediaError::Ffmpeg` holds it.
+pub use ffmpeg_next::Error as FfmpegError;
 pub use inspect::{
     inspect, AudioTrackCheck, ColourFound, Completeness, ContentLight, DecodeTimeBack, Geometry,
     InspectCost, InspectOptions, Inspection, Interlace, MasteringDisplay, ShapeChange, Stretch,

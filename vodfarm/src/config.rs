@@ -228,6 +228,12 @@ impl Config {
     /// retry): an embedded store that does not exist is an error, not a new empty store.
     pub fn open_existing_store(&self) -> Result<Arc<dyn ObjectStore>, ConfigError> {
         if let StoreConfig::Embedded { dir } = &self.store {
+            if dir.exists() && !dir.is_dir() {
+                return Err(ConfigError::Invalid(format!(
+                    "store {} is not a directory",
+                    dir.display()
+                )));
+            }
             if !dir.is_dir() {
                 return Err(ConfigError::NoStore { dir: dir.clone() });
             }

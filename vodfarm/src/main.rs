@@ -27,6 +27,7 @@ fn main() {
     }
     // After the logger (its warning must be seen), before any thread starts.
     vodfarm::heap::return_pictures_to_the_system();
+    vodfarm::signals::quiet_on_closed_stdout();
     if let Err(e) = dispatch(cli) {
         // Each cause once (an error that already prints its source is not followed by it).
         eprintln!("error: {}", workers::error::one_line(e.as_ref()));

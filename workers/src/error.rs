@@ -98,7 +98,9 @@ impl FarmError {
             FarmError::Store(e) => e.is_transient(),
             FarmError::Queue(e) => e.is_transient(),
             FarmError::Media(media::MediaError::Io { source, .. }) => io_is_transient(source),
-            FarmError::Media(_) => false,
+            // FFmpeg's own I/O: only a full disk or quota may pass (decode and format
+            // errors come with errnos too, and do not).
+            FarmError::Media(e) => e.io_kind().is_some_and(full),
             FarmError::Packager(_) | FarmError::Ladder(_) | FarmError::Placement(_) => false,
             FarmError::Io { source, .. } => io_is_transient(source),
             FarmError::Json { .. } => false,
@@ -110,12 +112,16 @@ impl FarmError {
         let io = match self {
             FarmError::Store(StoreError::Io { source, .. }) => Some(source),
             FarmError::Queue(e) => e.io_source(),
-            FarmError::Media(media::MediaError::Io { source, .. }) => Some(source),
+            FarmError::Media(e) => return e.io_kind().is_some_and(full),
             FarmError::Io { source, .. } => Some(source),
             _ => None,
         };
-        io.is_some_and(|e| matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded))
+        io.is_some_and(|e| full(e.kind()))
     }
+}
+
+fn full(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
 }
 
 /// An error and its causes on one line, each said once: a cause whose text the line
@@ -163,6 +169,36 @@ impl QueueError {
         match self.io_source() {
             Some(e) => io_is_transient(e),
             None => !matches!(self, QueueError::ReceiptExpired { .. }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ffmpeg(errno: i32) -> FarmError {
+        FarmError::Media(media::MediaError::Ffmpeg {
+            context: "writing chunk packet".into(),
+            source: ffmpeg_next_error(errno),
+        })
+    }
+
+    /// FFmpeg's error for an errno, as its I/O layer returns it (AVERROR(errno)).
+    fn ffmpeg_next_error(errno: i32) -> media::FfmpegError {
+        media::FfmpegError::from(-errno)
+    }
+
+    #[test]
+    fn an_ffmpeg_write_on_a_full_disk_is_a_full_disk() {
+        for errno in [libc::ENOSPC, libc::EDQUOT] {
+            let e = ffmpeg(errno);
+            assert!(e.is_disk_full() && e.is_transient(), "{errno}: {e}");
+        }
+        // Other errnos from FFmpeg are the master's or ours: not retried.
+        for errno in [libc::EINVAL, libc::EIO, libc::ENOENT] {
+            let e = ffmpeg(errno);
+            assert!(!e.is_disk_full() && !e.is_transient(), "{errno}: {e}");
         }
     }
 }

@@ -15,6 +15,12 @@ pub struct StoreLock {
 
 /// Take the lock on the store at `root`, or say which store is in use.
 pub fn lock_store(root: &Path) -> Result<StoreLock, FarmError> {
+    if root.exists() && !root.is_dir() {
+        return Err(FarmError::Permanent(format!(
+            "store {} is not a directory",
+            root.display()
+        )));
+    }
     std::fs::create_dir_all(root).map_err(FarmError::io(format!("store {}", root.display())))?;
     let f = std::fs::File::create(root.join(".lock")).map_err(FarmError::io(format!(
         "creating the lock of store {}",

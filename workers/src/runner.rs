@@ -156,7 +156,7 @@ pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageErr
 fn failure_text(e: &StageError, receives: u32) -> String {
     let text = crate::error::one_line(e);
     if e.is_disk_full() {
-        format!("disk full: {text}; free space, then `vodfarm retry`")
+        format!("disk full: {text}; free space, then `vodfarm retry` (or `vodfarm run --retry`)")
     } else if e.is_transient() {
         format!("gave up after {receives} attempts: {text}")
     } else {

@@ -127,7 +127,13 @@ fn io<'a>(what: &'static str, key: &'a str) -> impl FnOnce(std::io::Error) -> St
 impl LocalStore {
     /// The store rooted at `root`, creating the folder when missing.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(root).map_err(io("create", &root.display().to_string()))?;
+        let what = root.display().to_string();
+        // create_dir_all says "File exists" of a file in the way.
+        if root.exists() && !root.is_dir() {
+            let e = std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory");
+            return Err(io("open", &what)(e));
+        }
+        std::fs::create_dir_all(root).map_err(io("create", &what))?;
         Ok(Self {
             root: root.to_path_buf(),
         })

@@ -354,7 +354,7 @@ pub fn enqueue(
             let st = status::read(store, title);
             if let Some(s) = st.filter(|s| s.state == State::Failed) {
                 return Err(FarmError::Permanent(format!(
-                    "title '{title}' failed earlier: {} (vodfarm retry {title} resumes it)",
+                    "title '{title}' failed earlier: {} (`vodfarm retry {title}`, or `vodfarm run --retry`, resumes it)",
                     s.error.unwrap_or_default()
                 )));
             }
