@@ -27,6 +27,7 @@ pub mod progress;
 pub mod qc;
 pub mod queue;
 pub mod retry;
+pub mod room;
 pub mod runner;
 pub mod stages;
 pub mod status;

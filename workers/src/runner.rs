@@ -5,7 +5,8 @@
 //! exponential back-off until the last permitted receive, which fails the title naming
 //! the cause (so a title never sits dead-lettered without a word); malformed messages
 //! go to the dead-letter queue. A stage that panics fails its job like a permanent
-//! error: the panic is a bug, and retrying it would only repeat it.
+//! error: the panic is a bug, and retrying it would only repeat it. A job that fails on
+//! a full disk makes a farm worker take no job until there is room again (`room`).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
@@ -24,6 +25,8 @@ pub const VISIBILITY: Duration = Duration::from_secs(60);
 pub const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// The longest back-off: the doubling stops here.
 pub const RETRY_MAX: Duration = Duration::from_secs(300);
+/// How long a worker waiting for room on a full disk sleeps between looks.
+const NO_ROOM_PAUSE: Duration = Duration::from_secs(2);
 /// Receives before a message is dead-lettered.
 pub const MAX_RECEIVES: u32 = 5;
 
@@ -67,6 +70,11 @@ fn backoff(receives: u32) -> Duration {
 /// Take and process one message from the first queue that has one; `wait` long-polls
 /// each queue in turn. False if all were empty.
 pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageError> {
+    // After a job failed on a full disk, take none until there is room (see `room`).
+    if !s.disk_full_fails && !crate::room::room() {
+        std::thread::sleep(NO_ROOM_PAUSE);
+        return Ok(false);
+    }
     for q in &s.queues {
         let poll = if wait { s.wait } else { Duration::ZERO };
         let Some(msg) = ctx.queue.receive(q, s.visibility, poll)? else {
@@ -125,6 +133,12 @@ pub fn process_one(ctx: &Ctx, s: &Settings, wait: bool) -> Result<bool, StageErr
         match result {
             Ok(()) => ctx.queue.delete(q, &msg.receipt)?,
             Err(e) if outcome == Outcome::Retried => {
+                if e.is_disk_full() {
+                    let mut folders = vec![ctx.scratch.clone()];
+                    // An embedded store's own disk (a file of it: S3 has none).
+                    folders.extend(ctx.store.local_path(&crate::keys::status(m.title())));
+                    crate::room::note_full(&folders);
+                }
                 let after = backoff(msg.receive_count);
                 tracing::warn!(title = %m.title(), job = ?m.job, error = %e, receives = msg.receive_count, retry_in = ?after, "will retry");
                 let _ = ctx.queue.extend(q, &msg.receipt, after);
