@@ -78,6 +78,11 @@ pub fn room() -> bool {
     roomy
 }
 
+/// Whether a filesystem with `then` bytes free at the failure has room with `now`.
+fn roomy(then: u64, now: u64) -> bool {
+    now >= then.saturating_add(MARGIN).min(ENOUGH)
+}
+
 fn lock() -> std::sync::MutexGuard<'static, Option<Full>> {
     FULL.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -87,20 +92,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_folder_that_cannot_gain_room_holds_jobs_back_until_forgotten() {
+    fn room_is_a_margin_more_than_at_the_failure_or_enough() {
+        assert!(!roomy(100 << 10, 100 << 10));
+        assert!(!roomy(100 << 10, (100 << 10) + MARGIN - 1));
+        assert!(roomy(100 << 10, (100 << 10) + MARGIN));
+        // A disk with a gigabyte free is not the full one, whatever it had.
+        assert!(roomy(50 << 30, ENOUGH));
+        assert!(!roomy(50 << 30, ENOUGH - 1));
+        assert!(roomy(u64::MAX, ENOUGH));
+    }
+
+    #[test]
+    fn a_noted_disk_holds_jobs_back_until_it_has_room() {
         let dir = tempfile::tempdir().unwrap();
         assert!(free_bytes(&dir.path().join("not/yet/made")).is_some());
         assert!(room());
-        // A filesystem noted with more free than it has now never has room again.
-        *lock() = Some(Full {
-            watched: vec![(dir.path().to_path_buf(), u64::MAX - MARGIN)],
-            said: Instant::now(),
-        });
-        assert!(!room());
-        // Noted as it is now: it has room once it gains MARGIN or reaches ENOUGH.
         note_full(&[dir.path().to_path_buf()]);
         let free = free_bytes(dir.path()).unwrap();
-        assert_eq!(room(), free >= ENOUGH);
+        assert_eq!(room(), roomy(free, free));
         *lock() = None;
         assert!(room());
     }
