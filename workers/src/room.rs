@@ -64,18 +64,18 @@ pub fn room() -> bool {
     let Some(f) = full.as_mut() else {
         return true;
     };
-    let roomy = f
+    let has_room = f
         .watched
         .iter()
-        .all(|(path, then)| free_bytes(path).is_none_or(|now| now >= (then + MARGIN).min(ENOUGH)));
-    if roomy {
+        .all(|(path, then)| free_bytes(path).is_none_or(|now| roomy(*then, now)));
+    if has_room {
         tracing::info!("disk has room again: taking jobs");
         *full = None;
     } else if f.said.elapsed() >= SAY_EVERY {
         tracing::warn!(free = ?f.watched, "disk still full: taking no job");
         f.said = Instant::now();
     }
-    roomy
+    has_room
 }
 
 /// Whether a filesystem with `then` bytes free at the failure has room with `now`.
