@@ -297,9 +297,10 @@ pub fn emit(store: &dyn ObjectStore, title: &TitleId, what: What) -> Option<Even
 }
 
 /// [`emit`], unless the title already has an event of `what`'s kind since its last
-/// `retried` (or ever, without one): for the events of a job that a redelivery runs
-/// again after a kill (`packaged`, `published`), so that each is stored once, and a
-/// redelivery that finds the work done can still store the one the kill lost. Reads
+/// `retried` or `submitted` (a new attempt): for the events of a job that a
+/// redelivery or a duplicate message runs again (`inspected`, `ladder_chosen`,
+/// `packaged`, `published`), so that each is stored once per attempt, and a
+/// redelivery that finds the work done can still store the one a kill lost. Reads
 /// back from the newest event, so it costs a few reads. A store error in the check
 /// emits (a duplicate is better than a lost event).
 pub fn emit_once(store: &dyn ObjectStore, title: &TitleId, what: What) -> Option<Event> {
@@ -312,7 +313,7 @@ pub fn emit_once(store: &dyn ObjectStore, title: &TitleId, what: What) -> Option
             };
             match e.what.kind() {
                 k if k == kind => return Ok(true),
-                "retried" => return Ok(false),
+                "retried" | "submitted" => return Ok(false),
                 _ => {}
             }
         }
@@ -474,7 +475,7 @@ pub fn inspected(
             .filter(|r| r.verdict == "refused" && r.master_sha256 == master_sha256),
     };
     if let Some(r) = record {
-        emit(
+        emit_once(
             store,
             title,
             What::Inspected {

@@ -60,14 +60,12 @@ pub fn retry(
     let mut st =
         status::read(store, t).unwrap_or_else(|| status::TitleStatus::new(t, State::Submitted));
     st.error = None;
-    let resumed = match plan {
+    // What to queue, decided first: `retried` is stored before any job goes out, so
+    // that a job of the new attempt finds it (its events are stored once per attempt).
+    let (resumed, jobs) = match plan {
         None => {
             st.enter(State::Submitted);
-            status::write(store, &st)?;
-            // The failed attempt's claim: whoever held it is gone.
-            store.delete(&keys::claim(t, "ingest"))?;
-            send(Job::Ingest { title: t.clone() })?;
-            Resumed::Ingest
+            (Resumed::Ingest, vec![Job::Ingest { title: t.clone() }])
         }
         Some(plan) => {
             let done = store.list(&keys::done_prefix(t))?;
@@ -87,26 +85,28 @@ pub fn retry(
             store.delete(&keys::claim(t, "package"))?;
             if parts.is_empty() {
                 st.enter(State::Packaging);
-                status::write(store, &st)?;
-                send(Job::Package { title: t.clone() })?;
-                Resumed::Package
+                (Resumed::Package, vec![Job::Package { title: t.clone() }])
             } else {
                 st.enter(State::Encoding);
-                status::write(store, &st)?;
-                for p in &parts {
-                    match p.strip_prefix('c').and_then(|i| i.parse().ok()) {
-                        Some(chunk) => send(Job::Encode {
+                let jobs = parts
+                    .iter()
+                    .map(|p| match p.strip_prefix('c').and_then(|i| i.parse().ok()) {
+                        Some(chunk) => Job::Encode {
                             title: t.clone(),
                             chunk,
-                        })?,
-                        None => send(Job::Audio { title: t.clone() })?,
-                    }
-                }
-                Resumed::Parts(parts)
+                        },
+                        None => Job::Audio { title: t.clone() },
+                    })
+                    .collect();
+                (Resumed::Parts(parts), jobs)
             }
         }
     };
+    status::write(store, &st)?;
     crate::events::emit(store, t, crate::events::retried(&resumed));
+    for job in jobs {
+        send(job)?;
+    }
     Ok(resumed)
 }
 

@@ -335,9 +335,7 @@ pub fn enqueue(
     match store.get(&key) {
         Ok(bytes) if replaceable(store, title, &bytes, request)? => {
             // Refused at ingest before it was planned (a truncated master): the
-            // complete master, or the same one with --accept-truncated, starts it anew,
-            // and the failed ingest's claim goes with it.
-            store.delete(&keys::claim(title, "ingest"))?;
+            // complete master, or the same one with --accept-truncated, starts it anew.
             submit_new(store, queue, title, master, subtitle_files, request)
         }
         Ok(bytes) => {
@@ -360,8 +358,8 @@ pub fn enqueue(
             }
             // A submit that stopped between the request and the ingest message (a
             // crash, a network fault) is finished by submitting again: while the title
-            // is still Submitted, send the ingest again. When the first did go out, the
-            // two are one ingest: the first to run claims it, the other is dropped.
+            // is still Submitted, send the ingest again (a duplicate is harmless:
+            // ingest is idempotent).
             if status::read(store, title).is_none_or(|s| s.state == State::Submitted) {
                 let m = Message::new(Job::Ingest {
                     title: title.clone(),

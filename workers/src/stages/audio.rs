@@ -28,8 +28,8 @@ pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     for a in &plan.audio {
         encode_rendition(ctx, t, &plan, a, &master)?;
     }
-    ctx.store.create_if_absent(&keys::done(t, PART), b"")?;
-    part_done(ctx, t, &plan, PART, true)
+    let newly = ctx.store.create_if_absent(&keys::done(t, PART), b"")?;
+    part_done(ctx, t, &plan, PART, newly)
 }
 
 /// One rendition, streamed: encoded and stored chunk by chunk.

@@ -92,8 +92,10 @@ pub fn run(ctx: &Ctx, t: &TitleId, index: u32) -> Result<(), StageError> {
                 .put(&keys::encoded(t, &settings.id, index), &track.to_bytes())?;
         }
     }
-    ctx.store.create_if_absent(&keys::done(t, &part), b"")?;
-    part_done(ctx, t, &plan, &part, true)
+    // A duplicate message that encoded the same chunk at the same time finds the
+    // marker made: it reports no progress.
+    let newly = ctx.store.create_if_absent(&keys::done(t, &part), b"")?;
+    part_done(ctx, t, &plan, &part, newly)
 }
 
 /// Encoder packets to absolute-time samples: decode times are the decode order on the

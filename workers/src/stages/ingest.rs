@@ -14,19 +14,7 @@ use crate::{keys, StageError, TitleId};
 /// Output sample rate of every audio rendition.
 const AUDIO_RATE: u32 = 48_000;
 
-pub fn run(ctx: &Ctx, t: &TitleId, message_id: &str) -> Result<(), StageError> {
-    // One ingest message ingests a title: the first to claim it by conditional create.
-    // Its own redelivery goes on (it may have died after the plan and before sending
-    // the encode jobs); any other ingest message for the title (a submit repeated
-    // while the first waited in the queue) is a duplicate: it would inspect, plan and
-    // queue every chunk again. Retry and a new submit of a failed title release it.
-    let claim = keys::claim(t, "ingest");
-    let owner = ctx.store.create_if_absent(&claim, message_id.as_bytes())?
-        || ctx.store.get(&claim)? == message_id.as_bytes();
-    if !owner {
-        tracing::info!(title = %t, "duplicate ingest job dropped; another message owns ingest");
-        return Ok(());
-    }
+pub fn run(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
     if !ctx.store.exists(&keys::plan(t))? {
         make_plan(ctx, t)?;
     }
@@ -97,7 +85,9 @@ fn make_plan(ctx: &Ctx, t: &TitleId) -> Result<(), StageError> {
         LadderSpec::Fixed { ladder } => fit_ladder(ladder, shape),
         LadderSpec::PerTitle { policy } => per_title(ctx, t, policy, &split)?,
     };
-    crate::events::emit(
+    // Once: a redelivered or duplicate ingest (a submit repeated while the first
+    // waited in the queue) plans again.
+    crate::events::emit_once(
         ctx.store.as_ref(),
         t,
         crate::events::ladder_chosen(&req.ladder, &rungs),

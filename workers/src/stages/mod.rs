@@ -85,7 +85,7 @@ impl Ctx {
 /// Run one job. `message_id` is the delivered message's id (the same on redelivery).
 pub fn handle(ctx: &Ctx, job: &Job, message_id: &str) -> Result<(), StageError> {
     match job {
-        Job::Ingest { title } => ingest::run(ctx, title, message_id),
+        Job::Ingest { title } => ingest::run(ctx, title),
         Job::Encode { title, chunk } => encode::run(ctx, title, *chunk),
         Job::Audio { title } => audio::run(ctx, title),
         Job::Package { title } => package::run(ctx, title, message_id),
