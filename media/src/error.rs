@@ -48,10 +48,8 @@ pub enum MediaError {
     },
     #[error("master's pictures change from {} to {} at {:.2} s (two sources joined?): a title has one shape; cut the master there or re-encode it to one shape", .0.from, .0.to, .0.at_s)]
     ShapeChanges(crate::inspect::ShapeChange),
-    #[error("master's video decode times go back from {:.3} s to {:.3} s at packet {} (two recordings joined?): remux it with rising timestamps or re-encode it", .0.from_s, .0.to_s, .0.packet)]
+    #[error("master's video decode times go back from {:.3} s to {:.3} s at packet {} (two recordings joined, or a broken mux?): remux it with rising timestamps or re-encode it", .0.from_s, .0.to_s, .0.packet)]
     DecodeTimeBack(crate::inspect::DecodeTimeBack),
-    #[error("master's video has no picture for {gap_s:.2} s from {at_s:.2} s: a gap is held on the picture before it only within a chunk ({chunk_s:.0} s); cut the master there or fill the gap")]
-    VideoGap { at_s: f64, gap_s: f64, chunk_s: f64 },
     #[error("{path}: cannot be converted faithfully: {reason}")]
     Unconvertible {
         path: PathBuf,

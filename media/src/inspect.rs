@@ -183,14 +183,14 @@ pub struct Geometry {
     pub flipped: bool,
     /// The raw display matrix (3×3, 16.16 and 2.30 fixed point), if the master has one.
     pub display_matrix: Option<[i32; 9]>,
-    /// The first place where the pictures change size or sample aspect (two sources
-    /// joined): a master with two shapes cannot be converted to one without squeezing
-    /// one of them, so it is refused.
+    /// The first place where the pictures change the shape they are shown in (size
+    /// times sample aspect; two sources joined): a master with two shapes cannot be
+    /// converted to one without squeezing one of them, so it is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<ShapeChange>,
 }
 
-/// Pictures whose stored size or sample aspect differs from the first picture's.
+/// Pictures shown in another shape than the first picture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShapeChange {
     /// Seconds from the first video frame.
@@ -200,9 +200,15 @@ pub struct ShapeChange {
     pub to: String,
 }
 
-/// A picture's stored size and sample aspect in lowest terms (unknown: square).
-fn shape_of(f: &frame::Video) -> (u32, u32, u32, u32) {
-    let sar = f.aspect_ratio();
+/// A picture's stored size and the sample aspect it is shown with, in lowest terms:
+/// the container's when it states one (as FFmpeg's players and our conversion take
+/// it, whatever the codec's headers say), else the picture's own (unknown: square).
+fn shape_of(f: &frame::Video, container: FfRational) -> (u32, u32, u32, u32) {
+    let sar = if container.numerator() > 0 && container.denominator() > 0 {
+        container
+    } else {
+        f.aspect_ratio()
+    };
     let (mut n, mut d) = if sar.numerator() > 0 && sar.denominator() > 0 {
         (sar.numerator() as u32, sar.denominator() as u32)
     } else {
@@ -219,6 +225,18 @@ fn shape_of(f: &frame::Video) -> (u32, u32, u32, u32) {
 
 fn shape_name((w, h, n, d): (u32, u32, u32, u32)) -> String {
     format!("{w}x{h} SAR {n}:{d}")
+}
+
+/// Whether two pictures are shown in the same shape (within 1%): a resolution switch
+/// that keeps the shape (WebRTC and MediaRecorder recordings) is scaled like any
+/// picture; another shape would be squeezed into the first's.
+fn same_shape(
+    (w0, h0, n0, d0): (u32, u32, u32, u32),
+    (w1, h1, n1, d1): (u32, u32, u32, u32),
+) -> bool {
+    let a0 = w0 as f64 * n0 as f64 / (d0 as f64 * h0 as f64);
+    let a1 = w1 as f64 * n1 as f64 / (d1 as f64 * h1 as f64);
+    (a0 / a1 - 1.0).abs() <= 0.01
 }
 
 /// Frame timing from the decoded timestamps.
@@ -1427,10 +1445,14 @@ impl VideoState {
         if f.is_interlaced() {
             self.coded_interlaced += 1;
         }
-        let shape = shape_of(f);
+        // SAFETY: a plain field of the open input's stream.
+        let container = FfRational::from(unsafe {
+            (*ictx.stream(vi).expect("video stream").as_ptr()).sample_aspect_ratio
+        });
+        let shape = shape_of(f, container);
         match self.shape {
             None => self.shape = Some(shape),
-            Some(first) if first != shape && self.change.is_none() => {
+            Some(first) if !same_shape(first, shape) && self.change.is_none() => {
                 self.change = Some(ShapeChange {
                     at_s: ts.map_or(0.0, |t| t as f64 * f64::from(self.tb))
                         - self.first_s.unwrap_or(0.0),

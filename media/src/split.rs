@@ -350,10 +350,11 @@ fn decoder_opens(
 }
 
 /// Whether a stream copied into `oformat` keeps the master's codec tag: FFmpeg's own
-/// rule for stream copy. A tag NUT maps to another codec (MP4's `avc1` for H.264) would
-/// not fit and is dropped, so NUT writes its own; a codec NUT has no tag for (ProRes,
-/// DNxHR, QuickTime Animation) or raw video (whose tag names its pixel format) must
-/// keep the master's, or the header cannot be written or the chunk not decoded.
+/// rule for stream copy. A tag NUT's tables map to the same codec (MP4's `avc1` for
+/// H.264) is kept, one they map to another codec is dropped (NUT then writes its own),
+/// and a codec NUT has no tag for (ProRes, DNxHR, QuickTime Animation) keeps the
+/// master's, or the header cannot be written; raw video keeps the tag that names its
+/// pixel format, or the chunk cannot be decoded.
 ///
 /// # Safety
 /// `oformat` must be a valid output format.

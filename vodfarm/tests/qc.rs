@@ -397,6 +397,43 @@ fn a_master_that_changes_shape_is_refused_even_when_truncation_is_accepted() {
         "{line}"
     );
     assert!(!store.exists(), "{:?}", published(&store));
+
+    // A resolution switch that keeps the shape (a WebRTC recording) is scaled, not
+    // refused: every frame, at the rendition's size.
+    let part = |name: &str, size: &str, offset: &str| {
+        let p = tmp.path().join(name);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=s={size}:r=25:d=2"),
+            "-c:v",
+            "libx264",
+            "-bf",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+            "-output_ts_offset",
+            offset,
+            "-f",
+            "mpegts",
+            p.to_str().unwrap(),
+        ]);
+        std::fs::read(p).unwrap()
+    };
+    let mut switched = part("c.ts", "640x360", "0");
+    switched.extend(part("d.ts", "320x180", "2"));
+    let master = tmp.path().join("switched.ts");
+    std::fs::write(&master, switched).unwrap();
+    let store = tmp.path().join("store2");
+    let out = run_title(&master, "switched", &store, &["--ladder", "benchmark"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let playlist = store.join("origin/switched/v360p-600k/playlist.m3u8");
+    assert_eq!(ffprobe_count(playlist.to_str().unwrap(), "v:0"), 100);
 }
 
 #[test]
@@ -433,47 +470,6 @@ fn a_master_whose_decode_times_go_back_is_refused_by_name() {
     let line = refused_line(&out);
     assert!(
         line.starts_with("error: master's video decode times go back from "),
-        "{line}"
-    );
-    assert!(!store.exists(), "{:?}", published(&store));
-}
-
-#[test]
-fn a_gap_in_the_pictures_longer_than_a_chunk_is_refused() {
-    // Two recordings joined with 12 s of nothing between them: the split failed at
-    // ingest with "video timestamps leave chunks empty", naming the stored copy.
-    let tmp = tempfile::tempdir().unwrap();
-    let part = |name: &str, offset: &str| {
-        let p = tmp.path().join(name);
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=s=640x360:r=25:d=3",
-            "-c:v",
-            "libx264",
-            "-bf",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-            "-output_ts_offset",
-            offset,
-            "-f",
-            "mpegts",
-            p.to_str().unwrap(),
-        ]);
-        std::fs::read(p).unwrap()
-    };
-    let mut joined = part("a.ts", "0");
-    joined.extend(part("b.ts", "15"));
-    let master = tmp.path().join("gap.ts");
-    std::fs::write(&master, joined).unwrap();
-    let store = tmp.path().join("store");
-    let out = run_title(&master, "gap", &store, &["--ladder", "benchmark"]);
-    let line = refused_line(&out);
-    assert!(
-        line.starts_with("error: master's video has no picture for 12.0")
-            && line.contains("from 2.96 s"),
         "{line}"
     );
     assert!(!store.exists(), "{:?}", published(&store));

@@ -92,23 +92,17 @@ pub fn inspect(master: &Path, req: &Request) -> Result<QcRecord, StageError> {
     Ok(judge(inspection, req))
 }
 
-/// Why no flag makes `inspection`'s master faithful to publish as `req` asks: two
-/// shapes or two clocks in one master, or a gap in its pictures longer than a chunk
-/// (no picture in a chunk to hold over it).
-fn unconvertible(inspection: &Inspection, req: &Request) -> Option<media::MediaError> {
+/// Why no flag makes `inspection`'s master faithful to publish: two shapes or two
+/// clocks in one master.
+fn unconvertible(inspection: &Inspection) -> Option<media::MediaError> {
     if let Some(c) = &inspection.geometry.change {
         return Some(media::MediaError::ShapeChanges(c.clone()));
     }
-    if let Some(b) = &inspection.timing.decode_time_back {
-        return Some(media::MediaError::DecodeTimeBack(b.clone()));
-    }
-    let chunk_s = req.segment_seconds * req.chunk_segments.max(1) as f64;
-    let t = &inspection.timing;
-    (t.longest_interval_s >= chunk_s).then_some(media::MediaError::VideoGap {
-        at_s: t.longest_interval_at_s,
-        gap_s: t.longest_interval_s,
-        chunk_s,
-    })
+    inspection
+        .timing
+        .decode_time_back
+        .clone()
+        .map(media::MediaError::DecodeTimeBack)
 }
 
 /// The verdict on `inspection` for `req`: passed, refused (truncated), or accepted
@@ -116,7 +110,7 @@ fn unconvertible(inspection: &Inspection, req: &Request) -> Option<media::MediaE
 pub fn judge(inspection: Inspection, req: &Request) -> QcRecord {
     let truncated = inspection.truncated();
     let c = &inspection.completeness;
-    let changes = unconvertible(&inspection, req).is_some();
+    let changes = unconvertible(&inspection).is_some();
     let (verdict, published_frames) = match (&truncated, req.accept_truncated) {
         // Two shapes, or two clocks, in one master: no flag makes that faithful.
         _ if changes => ("refused", None),
@@ -139,8 +133,8 @@ pub fn judge(inspection: Inspection, req: &Request) -> QcRecord {
 impl QcRecord {
     /// The refusal, when the master changes shape, or is truncated and the request does
     /// not accept it.
-    pub fn refusal(&self, req: &Request) -> Result<(), StageError> {
-        if let Some(e) = unconvertible(&self.inspection, req) {
+    pub fn refusal(&self) -> Result<(), StageError> {
+        if let Some(e) = unconvertible(&self.inspection) {
             return Err(FarmError::Media(e));
         }
         match self.inspection.truncated() {
@@ -196,7 +190,7 @@ pub fn inspect_master(
     };
     store_record(store, t, &record)?;
     tracing::info!(title = %t, qc = %record.summary(), "master inspected");
-    record.refusal(req)?;
+    record.refusal()?;
     Ok(record)
 }
 

@@ -39,7 +39,7 @@ pub fn run(args: RunArgs, events: &crate::sinks::EventsConfig) -> Result<()> {
         None
     } else {
         let r = workers::qc::inspect(&args.master, &request)?;
-        r.refusal(&request)?;
+        r.refusal()?;
         Some(r)
     };
     let store_dir = args.store.clone();
