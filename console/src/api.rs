@@ -51,6 +51,15 @@ impl From<workers::queue::QueueError> for ApiError {
     }
 }
 
+impl From<workers::deadletter::ActError> for ApiError {
+    fn from(e: workers::deadletter::ActError) -> Self {
+        match e {
+            workers::deadletter::ActError::Queue(e) => e.into(),
+            workers::deadletter::ActError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl ApiError {
     /// The HTTP status it is answered with.
     pub fn status(&self) -> StatusCode {
@@ -183,7 +192,9 @@ async fn dead_letter(
         return Err(ApiError::NotFound(format!("no queue '{queue}'")));
     };
     let m = id.clone();
-    let done = blocking(move || deadletter::act(c.queue.as_ref(), from, &m, action)).await??;
+    let done =
+        blocking(move || deadletter::act(c.queue.as_ref(), c.store.as_ref(), from, &m, action))
+            .await??;
     if !done {
         return Err(ApiError::NotFound(format!(
             "no message '{id}' in the {queue} dead-letter queue"

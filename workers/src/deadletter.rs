@@ -5,9 +5,10 @@
 
 use std::time::Duration;
 
-use crate::messages::Message;
+use crate::messages::{Job, Message};
 use crate::queue::{Queue, QueueError};
 use crate::runner;
+use crate::store::{ObjectStore, StoreError};
 
 /// A message in a dead-letter queue, with the reason it is there.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -85,8 +86,16 @@ const SEARCH: usize = 1000;
 /// Do `action` to the message `id` in `queue`'s dead-letter queue. False when it is not
 /// there (already requeued or discarded by someone else). The messages received on the
 /// way are held (not made visible at once, which would hand the same one back on the
-/// next receive) and released together at the end.
-pub fn act(queue: &dyn Queue, from: &str, id: &str, action: Action) -> Result<bool, QueueError> {
+/// next receive) and released together at the end. A requeued package job goes out as
+/// a new message: the packaging claim its dead predecessor may hold in `store` is
+/// released first, or the package stage would drop it as a duplicate.
+pub fn act(
+    queue: &dyn Queue,
+    store: &dyn ObjectStore,
+    from: &str,
+    id: &str,
+    action: Action,
+) -> Result<bool, ActError> {
     if !runner::QUEUES.contains(&from) {
         return Ok(false);
     }
@@ -101,8 +110,15 @@ pub fn act(queue: &dyn Queue, from: &str, id: &str, action: Action) -> Result<bo
             held.push(m.receipt);
             continue;
         }
-        found = (|| {
+        found = (|| -> Result<bool, ActError> {
             if action == Action::Requeue {
+                if let Ok(Message {
+                    job: Job::Package { title },
+                    ..
+                }) = Message::decode(&m.body)
+                {
+                    store.delete(&crate::keys::claim(&title, "packager"))?;
+                }
                 // Send first: a crash between the two leaves a copy, never nothing
                 // (stages are idempotent).
                 queue.send(from, &m.body)?;
@@ -119,6 +135,17 @@ pub fn act(queue: &dyn Queue, from: &str, id: &str, action: Action) -> Result<bo
     found
 }
 
+/// Why a dead letter could not be handled: the queue or the store.
+#[derive(Debug, thiserror::Error)]
+pub enum ActError {
+    /// Receiving, sending or deleting the message.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// Releasing a requeued package job's claim.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +157,7 @@ mod tests {
     fn peek_requeue_and_discard() {
         let dir = tempfile::tempdir().unwrap();
         let q = LocalQueue::open(dir.path(), 5).unwrap();
+        let store = crate::store::LocalStore::open(&dir.path().join("store")).unwrap();
         let good = Message::new(Job::Encode {
             title: TitleId::parse("t1").unwrap(),
             chunk: 3,
@@ -151,19 +179,35 @@ mod tests {
         let job = dead.iter().find(|d| d.body == good).unwrap();
         assert!(job.reason.contains("'t1'"), "{}", job.reason);
 
-        assert!(act(&q, QUEUE_ENCODE, &job.id, Action::Requeue).unwrap());
-        assert!(!act(&q, QUEUE_ENCODE, &job.id, Action::Requeue).unwrap());
+        assert!(act(&q, &store, QUEUE_ENCODE, &job.id, Action::Requeue).unwrap());
+        assert!(!act(&q, &store, QUEUE_ENCODE, &job.id, Action::Requeue).unwrap());
         let again = q
             .receive(QUEUE_ENCODE, Duration::from_secs(5), Duration::ZERO)
             .unwrap()
             .unwrap();
         assert_eq!(again.body, good);
-        assert!(act(&q, QUEUE_ENCODE, &malformed.id, Action::Discard).unwrap());
+        assert!(act(&q, &store, QUEUE_ENCODE, &malformed.id, Action::Discard).unwrap());
         // The others are visible again at once, untouched, and listed.
         let left = list(&q, 10).unwrap();
         assert_eq!(q.in_flight(&dlq(QUEUE_ENCODE)).unwrap(), 0);
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].body, "third");
-        assert!(!act(&q, "nonsense", &left[0].id, Action::Discard).unwrap());
+        assert!(!act(&q, &store, "nonsense", &left[0].id, Action::Discard).unwrap());
+    }
+
+    #[test]
+    fn a_requeued_package_job_is_not_dropped_for_its_dead_predecessors_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = LocalQueue::open(dir.path(), 5).unwrap();
+        let store = crate::store::LocalStore::open(&dir.path().join("store")).unwrap();
+        let t = TitleId::parse("t2").unwrap();
+        let claim = crate::keys::claim(&t, "packager");
+        assert!(store.create_if_absent(&claim, b"the-dead-message").unwrap());
+        let body = Message::new(Job::Package { title: t }).encode();
+        q.send(&dlq(runner::QUEUES[0]), &body).unwrap();
+        let dead = list(&q, 10).unwrap();
+        assert!(act(&q, &store, runner::QUEUES[0], &dead[0].id, Action::Requeue).unwrap());
+        assert!(!store.exists(&claim).unwrap());
+        assert_eq!(q.depth(runner::QUEUES[0]).unwrap(), 1);
     }
 }
