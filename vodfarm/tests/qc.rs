@@ -344,44 +344,45 @@ fn ffmpeg(args: &[&str]) {
     assert!(status.success(), "ffmpeg {args:?}");
 }
 
+/// MPEG-TS recordings of 2 s of the test pattern joined into `dir/NAME.ts`, as a
+/// broadcast capture or a careless `cat` joins them: each part's size, its extra
+/// options (filters, x264) and the clock offset it starts at.
+fn joined_ts(dir: &Path, name: &str, parts: &[(&str, &[&str], &str)]) -> std::path::PathBuf {
+    let mut joined = Vec::new();
+    for (i, (size, extra, offset)) in parts.iter().enumerate() {
+        let p = dir.join(format!("{name}-{i}.ts"));
+        let pattern = format!("testsrc2=s={size}:r=25:d=2");
+        let mut args = vec!["-f", "lavfi", "-i", &pattern];
+        args.extend_from_slice(extra);
+        args.extend([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-output_ts_offset",
+        ]);
+        args.extend([*offset, "-f", "mpegts", p.to_str().unwrap()]);
+        ffmpeg(&args);
+        joined.extend(std::fs::read(&p).unwrap());
+    }
+    let master = dir.join(format!("{name}.ts"));
+    std::fs::write(&master, joined).unwrap();
+    master
+}
+
 #[test]
 fn a_master_that_changes_shape_is_refused_even_when_truncation_is_accepted() {
     // Two MPEG-TS recordings joined, 4:3 then 16:9 on the same 720x576 pictures: the
     // second half was published squeezed into the first's shape.
     let tmp = tempfile::tempdir().unwrap();
-    let part = |name: &str, sar: &str, offset: &str| {
-        let p = tmp.path().join(name);
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=s=720x576:r=25:d=3",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=r=48000:d=3",
-            "-vf",
-            &format!("setsar={sar}"),
-            "-c:v",
-            "libx264",
-            "-bf",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-output_ts_offset",
-            offset,
-            "-f",
-            "mpegts",
-            p.to_str().unwrap(),
-        ]);
-        std::fs::read(p).unwrap()
-    };
-    let mut joined = part("a.ts", "16/15", "0");
-    joined.extend(part("b.ts", "64/45", "3.04"));
-    let master = tmp.path().join("joined.ts");
-    std::fs::write(&master, joined).unwrap();
+    let master = joined_ts(
+        tmp.path(),
+        "joined",
+        &[
+            ("720x576", &["-vf", "setsar=16/15", "-bf", "0"], "0"),
+            ("720x576", &["-vf", "setsar=64/45", "-bf", "0"], "2.04"),
+        ],
+    );
     let store = tmp.path().join("store");
     let out = run_title(
         &master,
@@ -392,7 +393,7 @@ fn a_master_that_changes_shape_is_refused_even_when_truncation_is_accepted() {
     let line = refused_line(&out);
     assert!(
         line.starts_with(
-            "error: master's pictures change from 720x576 SAR 16:15 to 720x576 SAR 64:45 at 3.0"
+            "error: master's pictures change from 720x576 SAR 16:15 to 720x576 SAR 64:45 at 2.0"
         ),
         "{line}"
     );
@@ -400,31 +401,14 @@ fn a_master_that_changes_shape_is_refused_even_when_truncation_is_accepted() {
 
     // A resolution switch that keeps the shape (a WebRTC recording) is scaled, not
     // refused: every frame, at the rendition's size.
-    let part = |name: &str, size: &str, offset: &str| {
-        let p = tmp.path().join(name);
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=s={size}:r=25:d=2"),
-            "-c:v",
-            "libx264",
-            "-bf",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-            "-output_ts_offset",
-            offset,
-            "-f",
-            "mpegts",
-            p.to_str().unwrap(),
-        ]);
-        std::fs::read(p).unwrap()
-    };
-    let mut switched = part("c.ts", "640x360", "0");
-    switched.extend(part("d.ts", "320x180", "2"));
-    let master = tmp.path().join("switched.ts");
-    std::fs::write(&master, switched).unwrap();
+    let master = joined_ts(
+        tmp.path(),
+        "switched",
+        &[
+            ("640x360", &["-bf", "0"], "0"),
+            ("320x180", &["-bf", "0"], "2"),
+        ],
+    );
     let store = tmp.path().join("store2");
     let out = run_title(&master, "switched", &store, &["--ladder", "benchmark"]);
     assert!(
@@ -442,29 +426,11 @@ fn a_master_whose_decode_times_go_back_is_refused_by_name() {
     // the first's: the split failed at ingest with "writing chunk packet: Invalid
     // argument".
     let tmp = tempfile::tempdir().unwrap();
-    let part = |name: &str, offset: &str| {
-        let p = tmp.path().join(name);
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=s=640x360:r=25:d=3",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-output_ts_offset",
-            offset,
-            "-f",
-            "mpegts",
-            p.to_str().unwrap(),
-        ]);
-        std::fs::read(p).unwrap()
-    };
-    let mut joined = part("a.ts", "0");
-    joined.extend(part("b.ts", "3"));
-    let master = tmp.path().join("joined.ts");
-    std::fs::write(&master, joined).unwrap();
+    let master = joined_ts(
+        tmp.path(),
+        "joined",
+        &[("640x360", &[], "0"), ("640x360", &[], "2")],
+    );
     let store = tmp.path().join("store");
     let out = run_title(&master, "joined", &store, &["--ladder", "benchmark"]);
     let line = refused_line(&out);

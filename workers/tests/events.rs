@@ -280,6 +280,48 @@ fn a_store_refusing_events_still_publishes() {
     assert_eq!(*heard.lock().unwrap(), 0);
 }
 
+/// An embedded farm in a folder, and a title of the smallest fixture with audio on
+/// the benchmark ladder, not yet submitted.
+struct Farm {
+    store: Arc<LocalStore>,
+    queue: Arc<LocalQueue>,
+    ctx: workers::stages::Ctx,
+    t: TitleId,
+    master: PathBuf,
+    request: workers::plan::Request,
+}
+
+fn farm(dir_: &std::path::Path, title: &str) -> Farm {
+    let master = fixtures::masters()
+        .into_iter()
+        .find(|m| m.name == "h264-24fps-aac")
+        .unwrap()
+        .write(&dir())
+        .unwrap();
+    let root = dir_.join("store");
+    let store = Arc::new(LocalStore::open(&root).unwrap());
+    let queue = Arc::new(LocalQueue::open(&root.join("queues"), 5).unwrap());
+    let ctx = workers::stages::Ctx {
+        store: store.clone(),
+        queue: queue.clone(),
+        scratch: dir_.join("scratch"),
+    };
+    let t = TitleId::parse(title).unwrap();
+    let settings = TitleSettings {
+        ladder: "benchmark".into(),
+        ..TitleSettings::default()
+    };
+    let request = request_for(&t, &master, &settings).unwrap();
+    Farm {
+        store,
+        queue,
+        ctx,
+        t,
+        master,
+        request,
+    }
+}
+
 /// A packager killed after its `packaged` event and before the publish record is
 /// redelivered (same message id) and packages again: one `packaged`, one `published`.
 /// One killed after the manifests and before `published` leaves a title that any
@@ -287,25 +329,14 @@ fn a_store_refusing_events_still_publishes() {
 #[test]
 fn a_killed_packager_stores_packaged_and_published_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let m = fixtures::masters()
-        .into_iter()
-        .find(|m| m.name == "h264-24fps-aac")
-        .unwrap();
-    let master = m.write(&dir()).unwrap();
-    let root = tmp.path().join("store");
-    let store = Arc::new(LocalStore::open(&root).unwrap());
-    let queue = Arc::new(LocalQueue::open(&root.join("queues"), 5).unwrap());
-    let ctx = workers::stages::Ctx {
-        store: store.clone(),
-        queue: queue.clone(),
-        scratch: tmp.path().join("scratch"),
-    };
-    let t = TitleId::parse("killed-packager").unwrap();
-    let settings = TitleSettings {
-        ladder: "benchmark".into(),
-        ..TitleSettings::default()
-    };
-    let request = request_for(&t, &master, &settings).unwrap();
+    let Farm {
+        store,
+        queue,
+        ctx,
+        t,
+        master,
+        request,
+    } = farm(tmp.path(), "killed-packager");
     enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
     drain(&ctx);
     let once = |k: &[&str]| {
@@ -362,25 +393,14 @@ fn a_killed_packager_stores_packaged_and_published_once() {
 #[test]
 fn a_repeated_submit_stores_each_event_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let m = fixtures::masters()
-        .into_iter()
-        .find(|m| m.name == "h264-24fps-aac")
-        .unwrap();
-    let master = m.write(&dir()).unwrap();
-    let root = tmp.path().join("store");
-    let store = Arc::new(LocalStore::open(&root).unwrap());
-    let queue = Arc::new(LocalQueue::open(&root.join("queues"), 5).unwrap());
-    let ctx = workers::stages::Ctx {
-        store: store.clone(),
-        queue: queue.clone(),
-        scratch: tmp.path().join("scratch"),
-    };
-    let t = TitleId::parse("twice").unwrap();
-    let settings = TitleSettings {
-        ladder: "benchmark".into(),
-        ..TitleSettings::default()
-    };
-    let request = request_for(&t, &master, &settings).unwrap();
+    let Farm {
+        store,
+        queue,
+        ctx,
+        t,
+        master,
+        request,
+    } = farm(tmp.path(), "twice");
     let first = enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
     let second = enqueue(store.as_ref(), queue.as_ref(), &t, &master, &[], &request).unwrap();
     assert_eq!((first, second), (Submitted::New, Submitted::Exists));
