@@ -318,6 +318,13 @@ pub struct Inspection {
     pub geometry: Geometry,
     pub timing: Timing,
     pub cost: InspectCost,
+    /// Video streams other than the one the title is made of (stream index, size and
+    /// codec), cover pictures left out: dropped, so said in the warnings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_video: Vec<String>,
+    /// The index of the video stream the title is made of.
+    #[serde(default)]
+    pub video_stream: usize,
     /// Shortest stretch the lists report (the option the inspection was run with).
     pub min_stretch_s: f64,
 }
@@ -437,6 +444,16 @@ impl Inspection {
     /// rotation, VFR. Empty for a clean master.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
+        if !self.other_video.is_empty() {
+            w.push(format!(
+                "{} more video stream(s) not used: {} (the title is stream {}, {}x{})",
+                self.other_video.len(),
+                self.other_video.join(", "),
+                self.video_stream,
+                self.geometry.width,
+                self.geometry.height
+            ));
+        }
         let c = &self.completeness;
         if c.demux_errors > 0 || c.decode_errors > 0 {
             w.push(format!(
@@ -940,6 +957,28 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
             s.avg_frame_rate(),
         )
     };
+    let other_video: Vec<String> = ictx
+        .streams()
+        .filter(|s| {
+            s.index() != vi
+                && s.parameters().medium() == media::Type::Video
+                && !s
+                    .disposition()
+                    .contains(ffmpeg_next::format::stream::Disposition::ATTACHED_PIC)
+        })
+        .map(|s| {
+            // SAFETY: plain fields of the stream's codec parameters.
+            let (w, h) = unsafe {
+                let p = s.parameters().as_ptr();
+                ((*p).width, (*p).height)
+            };
+            format!(
+                "stream {} ({w}x{h} {})",
+                s.index(),
+                s.parameters().id().name()
+            )
+        })
+        .collect();
     // SAFETY: plain fields of the open input's context and codec parameters.
     let (from_header, format_duration, start_time, field_order) = unsafe {
         let p = ictx.as_ptr();
@@ -1274,6 +1313,8 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
     let decoded_total = st.whole + st.damaged;
     Ok(Inspection {
         container,
+        other_video,
+        video_stream: vi,
         video_codec,
         completeness: Completeness {
             declared_frames,

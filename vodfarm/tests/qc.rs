@@ -507,3 +507,41 @@ fn complete_masters_with_an_edit_list_or_a_late_first_timestamp_publish_whole() 
         std::fs::remove_dir_all(&store).unwrap();
     }
 }
+
+#[test]
+fn a_second_video_stream_is_named_in_the_warnings() {
+    // It was dropped without a word.
+    let tmp = tempfile::tempdir().unwrap();
+    let master = tmp.path().join("two.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=640x360:r=25:d=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "smptebars=s=320x240:r=25:d=2",
+        "-map",
+        "0:v",
+        "-map",
+        "1:v",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        master.to_str().unwrap(),
+    ]);
+    let store = tmp.path().join("store");
+    let out = run_title(&master, "two", &store, &["--ladder", "benchmark"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let warnings = inspection(&store, "two")["warnings"].to_string();
+    assert!(
+        warnings.contains("1 more video stream(s) not used: stream 1 (320x240 h264)"),
+        "{warnings}"
+    );
+}
