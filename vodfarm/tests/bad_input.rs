@@ -162,7 +162,11 @@ fn mezzanine_codecs_publish_every_frame_and_an_unsplittable_one_is_named() {
         &out,
         &store,
         "anim",
-        "video codec qtrle cannot be split into chunks",
+        // The user's file, not the store's copy that the split read.
+        &format!(
+            "error: {}: video codec qtrle cannot be split into chunks",
+            master.display()
+        ),
     );
 }
 

@@ -107,6 +107,14 @@ pub fn run(args: RunArgs, events: &crate::sinks::EventsConfig) -> Result<()> {
     let pool = Pool::start(ctx, settings, workers, false);
     let outcome = watch(store.as_ref(), queue.as_ref(), &title, &pool);
     pool.stop();
+    // The stages name the store's copy of the master; whoever runs us named the file.
+    let stored = store_dir.join(&request.master_key).display().to_string();
+    let outcome = outcome.map_err(|e| {
+        anyhow::anyhow!(
+            "{}",
+            format!("{e:#}").replace(&stored, &args.master.display().to_string())
+        )
+    });
     if let Err(e) = outcome {
         // The `failed` event still goes out before the error ends the process.
         sinks.finish_and_report();
