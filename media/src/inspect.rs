@@ -252,9 +252,6 @@ pub struct Timing {
     pub off_nominal_intervals: u64,
     pub shortest_interval_s: f64,
     pub longest_interval_s: f64,
-    /// Where the longest interval starts, seconds from the first video frame.
-    #[serde(default)]
-    pub longest_interval_at_s: f64,
     /// More than 1% of intervals off nominal: variable frame rate.
     pub variable: bool,
     /// The first video packet whose decode time is not after the one before (two
@@ -1089,7 +1086,10 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
         size: (0, 0),
         shape: None,
         change: None,
-        longest: (0.0, 0.0),
+        container_sar: FfRational::from(unsafe {
+            // SAFETY: a plain field of the open input's video stream.
+            (*ictx.stream(vi).expect("video stream").as_ptr()).sample_aspect_ratio
+        }),
     };
     let mut packets_read = 0u64;
     let mut discarded_packets = 0u64;
@@ -1373,7 +1373,6 @@ pub fn inspect(path: &Path, opts: &InspectOptions) -> Result<Inspection, MediaEr
             off_nominal_intervals: off,
             shortest_interval_s: if intervals > 0 { shortest } else { 0.0 },
             longest_interval_s: longest,
-            longest_interval_at_s: (st.longest.1 - first_s).max(0.0),
             // One dropped frame is not a variable rate.
             variable: off >= 3 && off * 100 > intervals,
             decode_time_back,
@@ -1415,8 +1414,8 @@ struct VideoState {
     /// The first picture's shape, and the first change from it.
     shape: Option<(u32, u32, u32, u32)>,
     change: Option<ShapeChange>,
-    /// The longest interval so far and where it starts (seconds, the master's clock).
-    longest: (f64, f64),
+    /// The sample aspect the container states (0/1: none), for the shape check.
+    container_sar: FfRational,
 }
 
 impl VideoState {
@@ -1470,9 +1469,6 @@ impl VideoState {
             let s = t as f64 * f64::from(self.tb);
             if let Some(prev) = self.last_s {
                 if s > prev {
-                    if s - prev > self.longest.0 {
-                        self.longest = (s - prev, prev);
-                    }
                     self.intervals.push(s - prev);
                 }
             }
@@ -1486,11 +1482,7 @@ impl VideoState {
         if f.is_interlaced() {
             self.coded_interlaced += 1;
         }
-        // SAFETY: a plain field of the open input's stream.
-        let container = FfRational::from(unsafe {
-            (*ictx.stream(vi).expect("video stream").as_ptr()).sample_aspect_ratio
-        });
-        let shape = shape_of(f, container);
+        let shape = shape_of(f, self.container_sar);
         match self.shape {
             None => self.shape = Some(shape),
             Some(first) if !same_shape(first, shape) && self.change.is_none() => {
